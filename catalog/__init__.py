@@ -1,0 +1,1 @@
+"""The shop catalogue: products, variants, images, collections."""

@@ -1,0 +1,1 @@
+"""Red Revolution Media: news, shop, donations and newsletter."""

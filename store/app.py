@@ -1,0 +1,61 @@
+"""create_app(settings) -> FastAPI: routers, middleware, error pages."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from store.auth.routes import router as auth_router
+from store.config import Settings, get_settings
+from store.errors import LoginRequired, error_response, install_error_handlers
+from store.logging_setup import configure_logging
+from store.news.routes import router as news_router
+from store.security import SecurityHeadersMiddleware, verify_csrf
+from store.staff.routes import router as staff_router
+from store.web import STATIC_DIR
+
+log = logging.getLogger("store.app")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings)
+    docs = not settings.is_production
+    app = FastAPI(
+        title="Red Revolution Media",
+        docs_url="/docs" if docs else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if docs else None,
+        dependencies=[Depends(verify_csrf)],
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, exc: LoginRequired) -> Response:
+        if request.method == "GET" and not request.url.path.startswith("/api/"):
+            return RedirectResponse(f"/staff/login?next={request.url.path}", status_code=303)
+        return error_response(request, 401, exc.message)
+
+    app.add_middleware(SecurityHeadersMiddleware, settings=settings)
+
+    media = Path(settings.media_dir)
+    media.mkdir(parents=True, exist_ok=True)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/media", StaticFiles(directory=media), name="media")
+
+    app.include_router(news_router)
+    app.include_router(auth_router)
+    app.include_router(staff_router)
+    for router in _domain_routers():
+        app.include_router(router)
+    return app
+
+
+def _domain_routers() -> list:  # type: ignore[type-arg]
+    """Routers of the shop's domains, added as each lands. One list, so nothing is mounted twice."""
+    return []

@@ -1,0 +1,5 @@
+"""The ASGI entry point for uvicorn: `store.asgi:app`."""
+
+from store.app import create_app
+
+app = create_app()

@@ -1,0 +1,1 @@
+"""Staff accounts, roles, server-side sessions and login throttling."""

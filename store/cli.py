@@ -1,0 +1,217 @@
+"""`storefront`: serve, migrate, demo-data, staff add, worker, reconcile."""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import logging
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from functools import wraps
+from typing import Any
+
+import typer
+
+from store.config import LOCALSTRIPE_PORT
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Red Revolution Media storefront")
+staff_app = typer.Typer(no_args_is_help=True, help="Staff accounts")
+app.add_typer(staff_app, name="staff")
+
+log = logging.getLogger("store.cli")
+
+
+class CliError(Exception):
+    """An expected failure: one line on stderr, exit 1."""
+
+
+def _one_line_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from pydantic import ValidationError
+        from sqlalchemy.exc import OperationalError
+
+        from store.errors import DomainError
+
+        try:
+            return fn(*args, **kwargs)
+        except (CliError, DomainError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            typer.echo(f"error: configuration: {first.get('msg', exc)}", err=True)
+            raise typer.Exit(1)
+        except OperationalError as exc:
+            typer.echo(f"error: database unavailable: {str(exc.orig).splitlines()[0]}", err=True)
+            raise typer.Exit(1)
+
+    return wrapper
+
+
+def _settings():  # type: ignore[no-untyped-def]
+    from store.config import get_settings
+
+    return get_settings()
+
+
+@app.command()
+@_one_line_errors
+def migrate() -> None:
+    """Apply pending database migrations."""
+    from store.migrate import upgrade
+
+    upgrade(_settings())
+    typer.echo("database is up to date")
+
+
+@app.command("demo-data")
+@_one_line_errors
+def demo_data() -> None:
+    """Load demo articles, catalogue and staff into an empty database."""
+    from store.db import get_engine, unit_of_work
+    from store.demo.load import load_demo_data
+    from store.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings)
+    with unit_of_work(get_engine(settings)) as session:
+        load_demo_data(session)
+    typer.echo("demo data loaded")
+
+
+@staff_app.command("add")
+@_one_line_errors
+def staff_add(
+    email: str,
+    role: str = typer.Option(..., "--role", help="owner | editor | catalogue | fulfilment"),
+) -> None:
+    """Create a staff account (password from STORE_STAFF_PASSWORD or a prompt)."""
+    from store.auth.models import Role
+    from store.auth.service import create_staff
+    from store.db import get_engine, unit_of_work
+
+    if role not in Role.__members__:
+        typer.echo(f"error: --role must be one of: {', '.join(Role.__members__)}", err=True)
+        raise typer.Exit(2)
+    password = os.environ.get("STORE_STAFF_PASSWORD")
+    if not password:
+        if not sys.stdin.isatty():
+            raise CliError("set STORE_STAFF_PASSWORD or run in a terminal to be asked for a password")
+        password = getpass.getpass("Password: ")
+        if password != getpass.getpass("Password again: "):
+            raise CliError("the passwords did not match")
+    with unit_of_work(get_engine(_settings())) as session:
+        user = create_staff(session, email=email, password=password, role=role)
+    typer.echo(f"staff account {user.email} created with role {user.role}")
+
+
+@app.command()
+@_one_line_errors
+def worker(workers: int = typer.Option(2, help="threads running jobs")) -> None:
+    """Run background jobs until stopped (any number of workers may run at once)."""
+    from store.worker import run_worker
+
+    run_worker(workers=workers)
+
+
+@app.command()
+@_one_line_errors
+def reconcile(older_than: int = typer.Option(30, "--older-than", help="minutes since last change")) -> None:
+    """Ask Stripe and the print provider about stale orders and repair what a lost webhook left behind."""
+    from store.reconcile import reconcile_all
+
+    for line in reconcile_all(older_than_minutes=older_than):
+        typer.echo(line)
+
+
+@contextlib.contextmanager
+def _demo_services(settings: Any) -> Iterator[None]:
+    """localstripe and a job worker beside the web server, stopped when it stops."""
+    from store.payment.localstripe_server import register_webhook, start_localstripe_process
+
+    children: list[subprocess.Popen[bytes]] = []
+    try:
+        children.append(start_localstripe_process(LOCALSTRIPE_PORT))
+        register_webhook(
+            settings.stripe_api_base,
+            "storefront",
+            settings.base_url.rstrip("/") + "/webhooks/stripe",
+            settings.stripe_webhook_secret,
+        )
+        children.append(subprocess.Popen([sys.executable, "-m", "store.cli", "worker"]))
+        yield
+    finally:
+        for child in reversed(children):
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(timeout=10)
+            if child.poll() is None:
+                child.kill()
+
+
+@app.command()
+@_one_line_errors
+def serve(
+    host: str = typer.Option("127.0.0.1"),
+    port: int = typer.Option(8000),
+    workers: int = typer.Option(1, min=1),
+    demo: bool = typer.Option(False, "--demo", help="demo data, test payments and a worker, all local"),
+) -> None:
+    """Apply pending migrations and serve the site."""
+    import uvicorn
+
+    from store.config import get_settings
+
+    if demo:
+        # Demo mode talks to the local test payment server unless told otherwise.
+        os.environ.setdefault("STORE_STRIPE_API_BASE", f"http://127.0.0.1:{LOCALSTRIPE_PORT}")
+        os.environ.setdefault("STORE_STRIPE_JS_URL", f"http://127.0.0.1:{LOCALSTRIPE_PORT}/js.stripe.com/v3/")
+        os.environ.setdefault("STORE_BASE_URL", f"http://{host}:{port}")
+        get_settings.cache_clear()
+    settings = get_settings()
+    if demo and settings.is_production:
+        raise CliError("--demo is for trying the shop locally; it refuses STORE_ENV=production")
+    if demo and not settings.stripe_is_local:
+        raise CliError("--demo needs STORE_STRIPE_API_BASE on this machine (localstripe)")
+
+    from store.migrate import upgrade
+
+    upgrade(settings)
+    stack = contextlib.ExitStack()
+    if demo:
+        from store.db import get_engine, unit_of_work
+        from store.demo.load import database_is_empty, load_demo_data
+
+        with unit_of_work(get_engine(settings)) as session:
+            if database_is_empty(session):
+                typer.echo("loading demo data …")
+                load_demo_data(session)
+        stack.enter_context(_demo_services(settings))
+        typer.echo(
+            f"Demo shop on {settings.base_url}  (staff: owner@example.com / demo-owner-password; "
+            "test card 4242 4242 4242 4242). Ctrl-C stops everything."
+        )
+    with stack:
+        uvicorn.run(
+            "store.asgi:app",
+            host=host,
+            port=port,
+            workers=workers,
+            proxy_headers=True,
+            log_level="info",
+            access_log=False,
+        )
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

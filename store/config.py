@@ -1,0 +1,78 @@
+"""Settings from the environment (prefix STORE_) and `.env`. See ../shared/CONTRACT.md."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET_KEY = "dev-only-secret-key-change-me"
+MIN_SECRET_LENGTH = 32
+# localstripe accepts any sk_test_ key; these are only used outside production.
+DEMO_STRIPE_SECRET_KEY = "sk_test_demo_storefront"
+DEMO_STRIPE_PUBLISHABLE_KEY = "pk_test_demo_storefront"
+DEMO_STRIPE_WEBHOOK_SECRET = "whsec_demo_storefront"
+LOCALSTRIPE_PORT = 8420
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="STORE_", env_file=".env", extra="ignore")
+
+    env: Literal["dev", "test", "production"] = "dev"
+    database_url: str = "sqlite:///var/store.db"
+    secret_key: str = DEV_SECRET_KEY
+    base_url: str = "http://127.0.0.1:8000"
+
+    stripe_secret_key: str = DEMO_STRIPE_SECRET_KEY
+    stripe_publishable_key: str = DEMO_STRIPE_PUBLISHABLE_KEY
+    stripe_webhook_secret: str = DEMO_STRIPE_WEBHOOK_SECRET
+    stripe_api_base: str = "https://api.stripe.com"
+    stripe_js_url: str = "https://js.stripe.com/v3/"
+
+    fulfilment: Literal["manual", "printful"] = "manual"
+    printful_token: str = ""
+    printful_api_base: str = "https://api.printful.com"
+    printful_webhook_secret: str = ""
+
+    smtp_url: str = ""
+    redis_url: str = ""
+    media_dir: Path = Path("var/media")
+    outbox_dir: Path = Path("var/outbox")
+    mail_from: str = "Red Revolution Media <shop@redrevolution.example>"
+
+    @model_validator(mode="after")
+    def _refuse_weak_production_secrets(self) -> Settings:
+        if self.env == "production":
+            if self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < MIN_SECRET_LENGTH:
+                raise ValueError(
+                    f"STORE_SECRET_KEY must be set to a random value of at least {MIN_SECRET_LENGTH} "
+                    "characters in production"
+                )
+            if self.stripe_secret_key == DEMO_STRIPE_SECRET_KEY:
+                raise ValueError("STORE_STRIPE_SECRET_KEY must be set in production")
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def stripe_is_local(self) -> bool:
+        """True when payments go to localstripe (demo and tests): the pages say 'test mode'."""
+        return self.stripe_api_base.startswith(("http://127.0.0.1", "http://localhost"))
+
+    @property
+    def var_dir(self) -> Path:
+        return Path("var")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,90 @@
+"""`storefront demo-data`: fill an empty database with believable content."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import Session, func, select
+
+from store.auth.models import Role, StaffUser
+from store.auth.service import create_staff
+from store.demo import articles as demo
+from store.demo.images import photo
+from store.errors import DomainError
+from store.media import store_image
+from store.news.models import Article, Author
+from store.news.service import set_links, set_tags
+from store.timeutil import utcnow
+
+DEMO_STAFF = {
+    Role.owner: ("owner@example.com", "demo-owner-password"),
+    Role.editor: ("editor@example.com", "demo-editor-password"),
+    Role.catalogue: ("catalogue@example.com", "demo-catalogue-password"),
+    Role.fulfilment: ("fulfilment@example.com", "demo-fulfilment-password"),
+}
+
+
+class DatabaseNotEmpty(DomainError):
+    pass
+
+
+def database_is_empty(session: Session) -> bool:
+    staff = session.exec(select(func.count()).select_from(StaffUser)).one()
+    articles = session.exec(select(func.count()).select_from(Article)).one()
+    return staff == 0 and articles == 0
+
+
+def load_demo_data(session: Session) -> None:
+    if not database_is_empty(session):
+        raise DatabaseNotEmpty("The database already has data; demo data only goes into an empty one.")
+    for role, (email, password) in DEMO_STAFF.items():
+        create_staff(session, email=email, password=password, role=role)
+    newsroom = Author(name="Red Revolution Media newsroom", slug="newsroom")
+    reporter = Author(name="Sam Okafor", slug="sam-okafor")
+    session.add_all([newsroom, reporter])
+    session.flush()
+
+    now = utcnow()
+    hero = store_image(photo("Raqqa city", seed=1), field="photo").key
+    launch = Article(
+        slug=demo.LAUNCH_SLUG,
+        title=demo.LAUNCH_TITLE,
+        standfirst="Amnesty International says the true toll is far higher than the 1,302 deaths admitted.",
+        body_md=demo.LAUNCH_BODY,
+        author_id=newsroom.id,
+        published_at=now - timedelta(hours=3),
+        hero_image=hero,
+        hero_alt="Destroyed buildings in Raqqa city under a dusky sky",
+        hero_credit=demo.LAUNCH_CREDIT,
+    )
+    session.add(launch)
+    session.flush()
+    assert launch.id is not None
+    set_links(session, article_id=launch.id, links=demo.LAUNCH_LINKS)
+    set_tags(session, article_id=launch.id, tags=["anti-war", "human-rights"])
+
+    for index, (slug, title, standfirst, body, tags, sensitive, days) in enumerate(demo.MORE_ARTICLES):
+        image = store_image(photo(title.split(" ")[0], seed=index + 10), field="photo").key
+        article = Article(
+            slug=slug,
+            title=title,
+            standfirst=standfirst,
+            body_md=body,
+            author_id=reporter.id,
+            published_at=now - timedelta(days=days),
+            hero_image=image,
+            hero_alt=f"Illustration for: {title}",
+            hero_credit="Red Revolution Media",
+            sensitive=sensitive,
+        )
+        session.add(article)
+        session.flush()
+        assert article.id is not None
+        set_tags(session, article_id=article.id, tags=tags)
+    for extra in _domain_loaders():
+        extra(session)
+
+
+def _domain_loaders() -> list:  # type: ignore[type-arg]
+    """Demo loaders of other domains (catalogue, …), each called with the session."""
+    return []

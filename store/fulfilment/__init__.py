@@ -1,0 +1,1 @@
+"""Fulfilment: getting paid orders printed and shipped."""

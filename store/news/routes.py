@@ -1,0 +1,138 @@
+"""Public news pages, feeds and the site's plumbing routes."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from feedgen.feed import FeedGenerator
+from sqlalchemy import text
+
+from store.auth.models import StaffUser
+from store.config import get_settings
+from store.deps import Db, current_staff
+from store.errors import NotFound
+from store.markdown import render_markdown
+from store.media import image_srcset, image_url
+from store.news import repository
+from store.web import render, templates
+
+router = APIRouter()
+
+PAGE_SIZE = 12
+
+
+def _absolute(path: str) -> str:
+    return get_settings().base_url.rstrip("/") + path
+
+
+@router.get("/", name="news.home")
+def home(request: Request, db: Db, page: int = 1) -> Response:
+    page = max(1, min(page, 10_000))
+    articles = list(repository.published(db, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE))
+    has_next = len(articles) > PAGE_SIZE
+    articles = articles[:PAGE_SIZE]
+    authors = repository.authors_by_id(db, {a.author_id for a in articles if a.author_id})
+    return render(
+        request,
+        "news/home.html",
+        {
+            "articles": articles,
+            "authors": authors,
+            "page": page,
+            "has_next": has_next,
+            "image_url": image_url,
+            "features": _featured_products(request, db),
+        },
+    )
+
+
+def _featured_products(request: Request, db: Db) -> list:  # type: ignore[type-arg]
+    from store.news import beside
+
+    return beside.featured_products(db)
+
+
+@router.get("/news/{slug}", name="news.article")
+def article(
+    request: Request, slug: str, db: Db, staff: Annotated[StaffUser | None, Depends(current_staff)]
+) -> Response:
+    item = repository.by_slug(db, slug)
+    if item is None or (not item.is_published and staff is None):
+        raise NotFound("No such article.")
+    assert item.id is not None
+    from store.news import beside
+
+    authors = repository.authors_by_id(db, {item.author_id} if item.author_id else set())
+    author = authors.get(item.author_id) if item.author_id else None
+    return render(
+        request,
+        "news/article.html",
+        {
+            "article": item,
+            "author": author,
+            "body_html": render_markdown(item.body_md),
+            "links": repository.links(db, item.id),
+            "tags": repository.tags(db, item.id),
+            "products": [] if item.sensitive else beside.products_for_article(db, item),
+            "hero_src": image_url(item.hero_image, 1200) if item.hero_image else None,
+            "hero_srcset": image_srcset(item.hero_image) if item.hero_image else None,
+            "canonical": _absolute(f"/news/{item.slug}"),
+        },
+    )
+
+
+@router.get("/feed.xml", name="news.feed")
+def feed(db: Db) -> Response:
+    settings = get_settings()
+    fg = FeedGenerator()
+    fg.title("Red Revolution Media")
+    fg.link(href=settings.base_url.rstrip("/") + "/", rel="alternate")
+    fg.link(href=_absolute("/feed.xml"), rel="self")
+    fg.description("Independent, reader-funded news.")
+    fg.language("en-GB")
+    items = list(repository.published(db, limit=30))
+    authors = repository.authors_by_id(db, {a.author_id for a in items if a.author_id})
+    for item in reversed(items):  # feedgen prepends entries; keep newest first in the output
+        entry = fg.add_entry()
+        url = _absolute(f"/news/{item.slug}")
+        entry.id(url)
+        entry.guid(url, permalink=True)
+        entry.title(item.title)
+        entry.link(href=url)
+        entry.description(item.standfirst or item.title)
+        if item.published_at:
+            entry.pubDate(item.published_at.replace(tzinfo=UTC))
+        if item.author_id and item.author_id in authors:
+            entry.author({"name": authors[item.author_id].name, "email": "news@redrevolution.example"})
+    return Response(fg.rss_str(pretty=True), media_type="application/rss+xml; charset=utf-8")
+
+
+@router.get("/sitemap.xml", name="news.sitemap")
+def sitemap(request: Request, db: Db) -> Response:
+    from store.news import beside
+
+    urls: list[tuple[str, str | None]] = [(_absolute("/"), None)]
+    for item in repository.published(db, limit=5000):
+        urls.append((_absolute(f"/news/{item.slug}"), item.updated_at.date().isoformat()))
+    urls.extend((_absolute(path), None) for path in beside.sitemap_paths(db))
+    body = templates.get_template("sitemap.xml").render(urls=urls)
+    return Response(body, media_type="application/xml; charset=utf-8")
+
+
+@router.get("/robots.txt", name="site.robots")
+def robots() -> PlainTextResponse:
+    body = "User-agent: *\nDisallow: /staff/\nDisallow: /cart\nDisallow: /checkout\nDisallow: /orders/\n"
+    return PlainTextResponse(body + f"Sitemap: {_absolute('/sitemap.xml')}\n")
+
+
+@router.get("/healthz", name="site.health")
+def healthz(db: Db) -> JSONResponse:
+    try:
+        db.exec(text("SELECT 1"))  # type: ignore[call-overload]
+    except Exception:
+        return JSONResponse({"status": "unavailable"}, status_code=503)
+    return JSONResponse({"status": "ok"})
+

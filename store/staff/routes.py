@@ -1,0 +1,123 @@
+"""Staff dashboard and the editors' article desk."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import Response
+from starlette.datastructures import UploadFile as StarletteUploadFile
+
+from store.auth.models import Role, StaffUser
+from store.deps import Db, current_staff, require_role
+from store.errors import DomainError, LoginRequired, NotFound
+from store.media import image_url, store_image
+from store.news import repository, service
+from store.news.models import Article
+from store.web import redirect, render
+
+router = APIRouter(prefix="/staff")
+
+Editor = Annotated[StaffUser, Depends(require_role(Role.editor))]
+
+
+@router.get("", name="staff.dashboard")
+def dashboard(request: Request, user: Annotated[StaffUser | None, Depends(current_staff)]) -> Response:
+    if user is None:
+        raise LoginRequired("Please log in to continue.")
+    return render(request, "staff/dashboard.html", {"user": user})
+
+
+@router.get("/articles", name="staff.articles")
+def articles(request: Request, db: Db, user: Editor) -> Response:
+    items = repository.all_articles(db)
+    return render(request, "staff/articles.html", {"articles": items})
+
+
+def _form_page(
+    request: Request, db: Db, form: service.ArticleForm, article: Article | None, status_code: int = 200
+) -> Response:
+    return render(
+        request,
+        "staff/article_form.html",
+        {
+            "form": form,
+            "article": article,
+            "authors": repository.authors(db),
+            "hero_src": image_url(article.hero_image, 320) if article and article.hero_image else None,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/articles/new", name="staff.article_new")
+def article_new(request: Request, db: Db, user: Editor) -> Response:
+    return _form_page(request, db, service.ArticleForm(), None)
+
+
+@router.get("/articles/{article_id}", name="staff.article_edit")
+def article_edit(request: Request, article_id: int, db: Db, user: Editor) -> Response:
+    article = db.get(Article, article_id)
+    if article is None:
+        raise NotFound("No such article.")
+    return _form_page(request, db, service.form_from_article(db, article), article)
+
+
+@router.post("/articles/new", name="staff.article_create")
+async def article_create(request: Request, db: Db, user: Editor) -> Response:
+    return await _save_from_form(request, db, None)
+
+
+@router.post("/articles/{article_id}", name="staff.article_update")
+async def article_update(request: Request, article_id: int, db: Db, user: Editor) -> Response:
+    article = db.get(Article, article_id)
+    if article is None:
+        raise NotFound("No such article.")
+    return await _save_from_form(request, db, article)
+
+
+async def _save_from_form(request: Request, db: Db, article: Article | None) -> Response:
+    data = await request.form()
+
+    def text(name: str) -> str:
+        value = data.get(name)
+        return value if isinstance(value, str) else ""
+
+    author_id = text("author_id")
+    form = service.ArticleForm(
+        title=text("title"),
+        slug=text("slug"),
+        standfirst=text("standfirst"),
+        body_md=text("body_md"),
+        author_id=int(author_id) if author_id.isdigit() else None,
+        hero_alt=text("hero_alt"),
+        hero_credit=text("hero_credit"),
+        sensitive=bool(text("sensitive")),
+        tags=text("tags"),
+        links=text("links"),
+    )
+    photo = data.get("photo")
+    hero_key = None
+    upload = await photo.read() if isinstance(photo, StarletteUploadFile) and photo.filename else b""
+    if upload:
+        if not form.hero_alt.strip():
+            form.errors["hero_alt"] = "Describe the photo for people who can't see it."
+        else:
+            try:
+                hero_key = store_image(upload, field="photo").key
+            except DomainError as exc:
+                form.errors["photo"] = exc.message
+    service.validate(db, form, existing=article)
+    if form.errors:
+        return _form_page(request, db, form, article, status_code=422)
+    saved = service.save(db, form, article=article, hero_image=hero_key)
+    return redirect(f"/staff/articles/{saved.id}", "Article saved.")
+
+
+@router.post("/articles/{article_id}/publish", name="staff.article_publish")
+def article_publish(
+    article_id: int, db: Db, user: Editor, publish: Annotated[str, Form()] = "1"
+) -> Response:
+    article = service.set_published(db, article_id=article_id, published=publish == "1")
+    message = "Article published." if article.published_at else "Article unpublished."
+    return redirect(f"/staff/articles/{article_id}", message)

@@ -1,0 +1,1 @@
+"""Every module with background jobs, imported in one place for the worker."""

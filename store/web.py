@@ -1,0 +1,143 @@
+"""Templates (Jinja2 + filters), CSRF tokens and flash messages: one place for each."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse, Response
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from jinja2_fragments.fastapi import Jinja2Blocks
+
+from store.config import Settings, get_settings
+from store.money import Money
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES_DIR = ROOT / "templates"
+STATIC_DIR = ROOT / "static"
+
+CSRF_COOKIE = "rrm_csrf"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+CSRF_MAX_AGE = 60 * 60 * 24  # a form left open for a day still posts
+FLASH_COOKIE = "rrm_flash"
+# POSTs that carry their own proof instead of a CSRF token: signed webhooks, and RFC 8058
+# one-click unsubscribe (mail clients POST without our cookies).
+CSRF_EXEMPT_PREFIXES = ("/webhooks/", "/newsletter/unsubscribe/")
+
+
+def format_money(value: Money | None) -> str:
+    return "" if value is None else value.format()
+
+
+def format_date(value: date | datetime | None, style: str = "long") -> str:
+    if value is None:
+        return ""
+    if style == "iso":
+        return value.isoformat()
+    if style == "short":
+        return value.strftime("%d/%m/%Y")
+    return f"{value.day} {value.strftime('%B %Y')}"
+
+
+templates = Jinja2Blocks(directory=str(TEMPLATES_DIR))
+templates.env.filters["money"] = format_money
+templates.env.filters["date"] = format_date
+templates.env.globals["site_name"] = "Red Revolution Media"
+
+
+def _serializer(settings: Settings, salt: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(settings.secret_key, salt=salt)
+
+
+def csrf_secret(request: Request) -> str:
+    """The browser's CSRF secret: from its cookie, or a new one the middleware will set."""
+    existing = getattr(request.state, "csrf_secret", None)
+    if existing:
+        return str(existing)
+    secret = request.cookies.get(CSRF_COOKIE) or ""
+    if len(secret) < 20:
+        secret = secrets.token_urlsafe(24)
+        request.state.csrf_new = True
+    request.state.csrf_secret = secret
+    return secret
+
+
+def csrf_token(request: Request) -> str:
+    settings = get_settings()
+    return _serializer(settings, "csrf").dumps(csrf_secret(request))
+
+
+def csrf_token_valid(request: Request, token: str | None) -> bool:
+    cookie = request.cookies.get(CSRF_COOKIE)
+    if not token or not cookie:
+        return False
+    try:
+        value = _serializer(get_settings(), "csrf").loads(token, max_age=CSRF_MAX_AGE)
+    except (BadSignature, SignatureExpired):
+        return False
+    return isinstance(value, str) and secrets.compare_digest(value, cookie)
+
+
+def set_cookie(response: Response, name: str, value: str, *, max_age: int | None = None) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        httponly=True,
+        samesite="lax",
+        secure=get_settings().is_production,
+        path="/",
+    )
+
+
+def flash(response: Response, message: str, category: str = "info") -> None:
+    signed = _serializer(get_settings(), "flash").dumps([category, message])
+    set_cookie(response, FLASH_COOKIE, signed, max_age=60)
+
+
+def pop_flash(request: Request) -> list[tuple[str, str]]:
+    raw = request.cookies.get(FLASH_COOKIE)
+    if not raw or getattr(request.state, "flash_read", False):
+        return []
+    request.state.flash_read = True
+    try:
+        category, message = _serializer(get_settings(), "flash").loads(raw, max_age=300)
+    except (BadSignature, SignatureExpired, ValueError):
+        return []
+    return [(str(category), str(message))]
+
+
+def redirect(url: str, message: str | None = None, category: str = "info") -> RedirectResponse:
+    """POST → 303 → GET, optionally with a flash message for the next page."""
+    response = RedirectResponse(url, status_code=303)
+    if message:
+        flash(response, message, category)
+    return response
+
+
+def render(
+    request: Request,
+    name: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    block_name: str | None = None,
+) -> Response:
+    ctx: dict[str, Any] = {
+        "settings": get_settings(),
+        "csrf_token": csrf_token(request),
+        "flashes": pop_flash(request),
+        "staff_user": getattr(request.state, "staff_user", None),
+        "cart_count": getattr(request.state, "cart_count", 0),
+    }
+    ctx.update(context or {})
+    if block_name is None and request.headers.get("hx-request") and "hx_block" in ctx:
+        block_name = ctx["hx_block"]
+    response = templates.TemplateResponse(request, name, ctx, status_code=status_code, block_name=block_name)
+    if getattr(request.state, "flash_read", False):
+        response.delete_cookie(FLASH_COOKIE, path="/")
+    return response

@@ -1,0 +1,1 @@
+"""Fake outside servers that speak HTTP, for tests and worker processes."""
