@@ -9,13 +9,11 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from store.auth.routes import router as auth_router
 from store.config import Settings, get_settings
 from store.errors import LoginRequired, error_response, install_error_handlers
 from store.logging_setup import configure_logging
-from store.news.routes import router as news_router
+from store.registry import domain_modules
 from store.security import SecurityHeadersMiddleware, verify_csrf
-from store.staff.routes import router as staff_router
 from store.web import STATIC_DIR
 
 log = logging.getLogger("store.app")
@@ -48,14 +46,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.mount("/media", StaticFiles(directory=media), name="media")
 
-    app.include_router(news_router)
-    app.include_router(auth_router)
-    app.include_router(staff_router)
-    for router in _domain_routers():
-        app.include_router(router)
+    for module in domain_modules("routes"):
+        app.include_router(module.router)
     return app
-
-
-def _domain_routers() -> list:  # type: ignore[type-arg]
-    """Routers of the shop's domains, added as each lands. One list, so nothing is mounted twice."""
-    return []

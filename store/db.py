@@ -65,3 +65,30 @@ def unit_of_work(engine: Engine | None = None) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def on_commit(session: Session, action: Any) -> None:
+    """Run `action()` after this session's transaction commits (never if it rolls back).
+
+    Side effects outside the database (queue pushes) go through here, so a rolled-back request
+    never enqueues a job about rows that do not exist. Rows that must not be lost are written in
+    the transaction too (an outbox), and a periodic sweep picks up any push that was lost.
+    """
+    session.info.setdefault("after_commit", []).append(action)
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    actions = session.info.pop("after_commit", [])
+    for action in actions:
+        try:
+            action()
+        except Exception:  # the sweep will retry; a failed push must not fail the request
+            import logging
+
+            logging.getLogger("store.db").exception("after-commit action failed")
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_after_commit(session: Session) -> None:
+    session.info.pop("after_commit", None)

@@ -14,6 +14,7 @@ from store.errors import DomainError
 from store.media import store_image
 from store.news.models import Article, Author
 from store.news.service import set_links, set_tags
+from store.registry import domain_modules
 from store.timeutil import utcnow
 
 DEMO_STAFF = {
@@ -81,10 +82,5 @@ def load_demo_data(session: Session) -> None:
         session.flush()
         assert article.id is not None
         set_tags(session, article_id=article.id, tags=tags)
-    for extra in _domain_loaders():
-        extra(session)
-
-
-def _domain_loaders() -> list:  # type: ignore[type-arg]
-    """Demo loaders of other domains (catalogue, …), each called with the session."""
-    return []
+    for module in domain_modules("demo"):
+        module.load_demo(session)

@@ -1,0 +1,59 @@
+"""The fulfilment outbox: one row per paid order, written in the same transaction that marks it paid."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlmodel import Field, SQLModel
+
+from store.timeutil import utcnow
+
+
+class FulfilmentStatus(StrEnum):
+    pending = "pending"  # written with the payment; not yet accepted by the provider
+    submitted = "submitted"
+    in_production = "in_production"
+    shipped = "shipped"
+    delivered = "delivered"
+    failed = "failed"  # retries exhausted or the provider refused: staff must act
+    on_hold = "on_hold"
+    needs_approval = "needs_approval"
+    cancelled = "cancelled"
+
+
+class Fulfilment(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="shop_order.id", unique=True)
+    provider: str = Field(max_length=20)  # "printful" | "manual"
+    status: str = Field(default=FulfilmentStatus.pending, max_length=20, index=True)
+    provider_order_id: str | None = Field(default=None, max_length=64)
+    attempts: int = 0
+    last_error: str = ""
+    next_attempt_at: datetime | None = Field(default=None, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class FulfilmentAttempt(SQLModel, table=True):
+    """What was tried, when and with what answer: the exception desk's history."""
+
+    __tablename__ = "fulfilment_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    fulfilment_id: int = Field(foreign_key="fulfilment.id", index=True)
+    action: str = Field(max_length=40)  # submit, check, retry, approve, cancel, webhook:<type>
+    outcome: str = Field(max_length=40)  # ok, temporary_error, rejected, …
+    detail: str = ""
+    actor: str = Field(default="system", max_length=120)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Shipment(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="shop_order.id", index=True)
+    carrier: str = Field(max_length=80)
+    service: str = Field(default="", max_length=80)
+    tracking_number: str = Field(max_length=120)
+    tracking_url: str = Field(default="", max_length=500)
+    shipped_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,1 @@
+"""Outgoing email: an outbox row per message (deduplicated by key), sent by a job after commit."""

@@ -1,0 +1,1 @@
+"""Orders: frozen lines, totals and VAT; the status machine and its history."""

@@ -1,0 +1,1 @@
+"""Inbound webhooks: verify, store (deduplicated), answer, then process in a job."""
