@@ -57,7 +57,12 @@ def record_event(
 ) -> OrderEvent:
     assert order.id is not None
     event = OrderEvent(
-        order_id=order.id, kind=kind, actor=actor, message=message, from_status=from_status, to_status=to_status
+        order_id=order.id,
+        kind=kind,
+        actor=actor,
+        message=message,
+        from_status=from_status,
+        to_status=to_status,
     )
     session.add(event)
     return event
@@ -88,7 +93,9 @@ def move(session: Session, order: Order, to: OrderStatus, *, actor: str, message
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False
     session.refresh(order)
-    record_event(session, order, kind="status", actor=actor, message=message, from_status=current, to_status=to)
+    record_event(
+        session, order, kind="status", actor=actor, message=message, from_status=current, to_status=to
+    )
     log.info("order moved", extra={"order": order.number, "from": current, "to": str(to), "actor": actor})
     return True
 
@@ -103,7 +110,10 @@ def mark_paid(session: Session, *, order: Order, intent_id: str, amount: int, ac
     if amount != order.total:
         # Never mark paid on a mismatched amount: flag it for staff instead.
         record_event(
-            session, order, kind="payment", actor=actor,
+            session,
+            order,
+            kind="payment",
+            actor=actor,
             message=f"Payment {intent_id} of {amount} does not match the order total {order.total}; not marked paid.",
         )
         log.error("payment amount mismatch", extra={"order": order.number, "intent": intent_id})
