@@ -115,7 +115,8 @@ def mark_paid(session: Session, *, order: Order, intent_id: str, amount: int, ac
             kind="payment",
             actor=actor,
             message=(
-                f"Payment {intent_id} of {amount} does not match the order total {order.total}; not marked paid."
+                f"Payment {intent_id} of {amount} does not match the order total {order.total}; "
+                "not marked paid."
             ),
         )
         log.error("payment amount mismatch", extra={"order": order.number, "intent": intent_id})
