@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from store.money import Money
@@ -25,6 +25,15 @@ class Collection(SQLModel, table=True):
 
 
 class Product(SQLModel, table=True):
+    # Listing indexes: every shop page is a range scan in display order, never a sort of the table.
+    __table_args__ = (
+        Index("ix_product_list_position", "is_published", "position", "id"),
+        Index("ix_product_list_price", "is_published", "price", "id"),
+        Index("ix_product_list_coll_position", "collection_id", "is_published", "position", "id"),
+        Index("ix_product_list_coll_price", "collection_id", "is_published", "price", "id"),
+        Index("ix_product_list_coll_newest", "collection_id", "is_published", "id"),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     slug: str = Field(max_length=160, unique=True, index=True)
     title: str = Field(max_length=200)
@@ -44,6 +53,8 @@ class Product(SQLModel, table=True):
 
 
 class Variant(SQLModel, table=True):
+    __table_args__ = (Index("ix_variant_order", "product_id", "position", "id"),)
+
     id: int | None = Field(default=None, primary_key=True)
     product_id: int = Field(foreign_key="product.id", index=True, ondelete="CASCADE")
     sku: str = Field(max_length=64, unique=True, index=True)
@@ -64,6 +75,7 @@ class Variant(SQLModel, table=True):
 
 class ProductImage(SQLModel, table=True):
     __tablename__ = "product_image"
+    __table_args__ = (Index("ix_product_image_order", "product_id", "position", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     product_id: int = Field(foreign_key="product.id", index=True, ondelete="CASCADE")
@@ -94,3 +106,39 @@ class ArticleProduct(SQLModel, table=True):
 
 def variant_options_label(options: dict[str, Any]) -> str:
     return " / ".join(str(v) for v in options.values())
+
+
+# --- cache invalidation: any committed change to the catalogue bumps its cache version -------------
+
+CACHE_NAMESPACE = "catalogue"
+_CATALOGUE_TYPES = (Collection, Product, Variant, ProductImage, ProductTag, ArticleProduct)
+
+
+def _touches_catalogue(session: Any) -> bool:
+    return any(isinstance(obj, _CATALOGUE_TYPES) for obj in (*session.new, *session.dirty, *session.deleted))
+
+
+def _install_invalidation() -> None:
+    from sqlalchemy import event
+    from sqlmodel import Session
+
+    from store.cache import bump
+    from store.db import on_commit
+
+    @event.listens_for(Session, "before_flush")
+    def _catalogue_changed(session: Any, _context: Any, _instances: Any) -> None:
+        if _touches_catalogue(session) and not session.info.get("catalogue_bump"):
+            session.info["catalogue_bump"] = True
+
+            def _bump() -> None:
+                bump(CACHE_NAMESPACE)
+
+            on_commit(session, _bump)
+
+    @event.listens_for(Session, "after_commit")
+    @event.listens_for(Session, "after_rollback")
+    def _reset(session: Any) -> None:
+        session.info.pop("catalogue_bump", None)
+
+
+_install_invalidation()

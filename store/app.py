@@ -40,6 +40,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return error_response(request, 401, exc.message)
 
     app.add_middleware(SecurityHeadersMiddleware, settings=settings)
+    from store.cart.middleware import CartCountMiddleware  # the header's mini-cart count
+
+    app.add_middleware(CartCountMiddleware)
 
     media = Path(settings.media_dir)
     media.mkdir(parents=True, exist_ok=True)

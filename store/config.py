@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     printful_token: str = ""
     printful_api_base: str = "https://api.printful.com"
     printful_webhook_secret: str = ""
+    # How long one worker may hold a fulfilment row while it talks to the provider, and how long a
+    # pending row may sit untouched before the sweep resubmits it and the exception desk shows it.
+    fulfilment_lease_seconds: int = 300
+    fulfilment_stuck_seconds: int = 180
 
     smtp_url: str = ""
     redis_url: str = ""

@@ -14,6 +14,8 @@ from sqlmodel import Session, create_engine
 
 from store.config import Settings, get_settings
 
+SQLITE_BEGIN_OPTION = "storefront_sqlite_begin"
+
 
 def _make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
@@ -40,7 +42,12 @@ def _make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            # A transaction that will write takes the write lock at BEGIN. A deferred transaction
+            # that reads and then writes fails at once with "database is locked" if another
+            # connection committed in between (busy_timeout cannot help with that upgrade);
+            # IMMEDIATE makes it wait its turn instead. Reads stay deferred and never block.
+            mode = conn.get_execution_options().get(SQLITE_BEGIN_OPTION, "DEFERRED")
+            conn.exec_driver_sql(f"BEGIN {'IMMEDIATE' if mode == 'IMMEDIATE' else 'DEFERRED'}")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
@@ -56,9 +63,15 @@ def get_engine(settings: Settings | None = None) -> Engine:
 
 
 @contextmanager
-def unit_of_work(engine: Engine | None = None) -> Iterator[Session]:
-    """A transaction owned by its caller (a request or a job): commit once at the end, or roll back."""
-    with Session(engine or get_engine(), expire_on_commit=False) as session:
+def unit_of_work(engine: Engine | None = None, *, write: bool = True) -> Iterator[Session]:
+    """A transaction owned by its caller (a request or a job): commit once at the end, or roll back.
+
+    `write=False` for read-only work (GET pages): on SQLite it then never waits for the writer.
+    """
+    bind = engine or get_engine()
+    if write and bind.dialect.name == "sqlite":
+        bind = bind.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+    with Session(bind, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()
@@ -79,6 +92,10 @@ def on_commit(session: Session, action: Any) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _run_after_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        # after_commit also fires when a SAVEPOINT is released; the outer transaction is still
+        # open, so the actions must wait for the real commit.
+        return
     actions = session.info.pop("after_commit", [])
     for action in actions:
         try:
@@ -91,4 +108,7 @@ def _run_after_commit(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _drop_after_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        # A SAVEPOINT rolled back; the outer transaction (and what it registered) goes on.
+        return
     session.info.pop("after_commit", None)

@@ -17,12 +17,23 @@ STAFF_COOKIE = "rrm_staff"
 
 
 def get_db() -> Iterator[Session]:
-    with unit_of_work(get_engine()) as session:
+    # Deferred: a handler may read here and run its own short transactions (refunds, payments)
+    # beside it; holding SQLite's write lock for the whole request would deadlock those.
+    with unit_of_work(get_engine(), write=False) as session:
+        yield session
+
+
+def get_write_db() -> Iterator[Session]:
+    with unit_of_work(get_engine(), write=True) as session:
         yield session
 
 
 # scope="function": commit before the response is sent, so a failed commit is a 500, never a false 200.
 Db = Annotated[Session, Depends(get_db, scope="function")]
+# For handlers that read and then write on the request's session (cart, checkout): on SQLite the
+# write lock is taken at BEGIN, so a concurrent commit cannot make the upgrade fail ("database is
+# locked"). Such handlers must not open other write transactions of their own.
+WriteDb = Annotated[Session, Depends(get_write_db, scope="function")]
 
 
 def current_staff(request: Request, db: Db) -> StaffUser | None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import secrets
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from jinja2_fragments.fastapi import Jinja2Blocks
+from starlette.datastructures import FormData, UploadFile
 
 from store.config import Settings, get_settings
 from store.money import Money
@@ -47,6 +48,27 @@ templates = Jinja2Blocks(directory=str(TEMPLATES_DIR))
 templates.env.filters["money"] = format_money
 templates.env.filters["date"] = format_date
 templates.env.globals["site_name"] = "Red Revolution Media"
+
+
+async def parsed_form(request: Request) -> FormData:
+    """The request's form, parsed on the event loop before a (sync) handler runs.
+
+    Handlers that touch the database are plain `def` (run in the thread pool): a blocking database
+    wait inside an `async def` would stall every other request on the loop, and on SQLite could
+    deadlock against a request holding the write lock. Dynamic forms take this as a dependency.
+    """
+    return await request.form()
+
+
+FormDataDep = Annotated[FormData, Depends(parsed_form)]
+
+
+def upload_bytes(value: object, limit: int) -> bytes:
+    """The bytes of an uploaded file field, reading at most `limit` + 1 (so 'too big' is detectable)."""
+    if isinstance(value, UploadFile) and value.filename:
+        value.file.seek(0)
+        return value.file.read(limit + 1)
+    return b""
 
 
 def _serializer(settings: Settings, salt: str) -> URLSafeTimedSerializer:

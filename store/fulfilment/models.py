@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
+from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 from store.timeutil import utcnow
@@ -12,6 +13,7 @@ from store.timeutil import utcnow
 
 class FulfilmentStatus(StrEnum):
     pending = "pending"  # written with the payment; not yet accepted by the provider
+    submitting = "submitting"  # claimed by one worker until lease_until; the provider call is under way
     submitted = "submitted"
     in_production = "in_production"
     shipped = "shipped"
@@ -31,6 +33,10 @@ class Fulfilment(SQLModel, table=True):
     attempts: int = 0
     last_error: str = ""
     next_attempt_at: datetime | None = Field(default=None, index=True)
+    # The claim: while status is "submitting", only the worker holding an unexpired lease may act.
+    lease_until: datetime | None = None
+    reason: str = ""  # the provider's own words (or ours) for why staff must act; shown on the desk
+    provider_status: str = Field(default="", max_length=20)  # last status the provider reported
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow, index=True)
 
@@ -50,6 +56,9 @@ class FulfilmentAttempt(SQLModel, table=True):
 
 
 class Shipment(SQLModel, table=True):
+    # One row per parcel: a redelivered package_shipped webhook finds its row and changes nothing.
+    __table_args__ = (Index("uq_shipment_order_tracking", "order_id", "tracking_number", unique=True),)
+
     id: int | None = Field(default=None, primary_key=True)
     order_id: int = Field(foreign_key="shop_order.id", index=True)
     carrier: str = Field(max_length=80)

@@ -65,7 +65,8 @@ class Order(SQLModel, table=True):
     shipping_vat_amount: int = 0
     vat_amount: int = 0  # all VAT contained in total
     total: int = 0
-    amount_refunded: int = 0
+    amount_refunded: int = 0  # pence actually refunded (succeeded refunds only)
+    paid_intent_id: str | None = Field(default=None, max_length=120)  # the PaymentIntent that paid it
     attribution_article_id: int | None = Field(default=None, index=True)
     created_at: datetime = Field(default_factory=utcnow, index=True)
     updated_at: datetime = Field(default_factory=utcnow, index=True)
@@ -124,7 +125,16 @@ class Payment(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
+class RefundStatus(StrEnum):
+    pending = "pending"  # written (and committed) BEFORE Stripe is asked; retried with the same key
+    succeeded = "succeeded"
+    failed = "failed"  # Stripe said no: counts for nothing
+
+
 class Refund(SQLModel, table=True):
+    """One refund request. The row (with the idempotency key we send) is committed before Stripe is
+    called, so a crash or timeout in between is retried with the same key and never refunds twice."""
+
     id: int | None = Field(default=None, primary_key=True)
     order_id: int = Field(foreign_key="shop_order.id", index=True)
     idempotency_key: str = Field(max_length=120, unique=True)
@@ -132,4 +142,7 @@ class Refund(SQLModel, table=True):
     amount: int
     reason: str = ""
     staff_email: str = ""
+    status: str = Field(default=RefundStatus.pending, max_length=20, index=True)
+    failure_message: str = ""
     created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)

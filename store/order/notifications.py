@@ -1,21 +1,44 @@
-"""Emails about an order. (The orders issue fills in the full confirmation content.)"""
+"""Emails about an order, queued in the caller's transaction and sent by a job after commit."""
 
 from __future__ import annotations
 
 from sqlmodel import Session
 
-from store.mail.service import queue_email
+from store.mail.service import queue_email, render_email
+from store.order import repository
 from store.order.models import Order
 
 
-def queue_confirmation(session: Session, *, order: Order) -> None:
+def percent(basis_points: int) -> str:
+    """2000 -> "20%", 1250 -> "12.5%": a VAT rate as people write it."""
+    whole, rest = divmod(basis_points, 100)
+    return f"{whole}%" if rest == 0 else f"{whole}.{rest:02d}".rstrip("0") + "%"
+
+
+def order_link(order: Order) -> str:
     from store.config import get_settings
 
-    link = f"{get_settings().base_url.rstrip('/')}/orders/{order.token}"
-    queue_email(
+    return f"{get_settings().base_url.rstrip('/')}/orders/{order.token}"
+
+
+def queue_confirmation(session: Session, *, order: Order) -> bool:
+    """The confirmation: lines, VAT, shipping, discount, total, delivery address and the order's link.
+
+    Keyed by order number, so a second call (a redelivered webhook) sends nothing."""
+    lines = repository.lines(session, order)
+    text, html = render_email(
+        "order_confirmation",
+        order=order,
+        lines=lines,
+        link=order_link(order),
+        money=order.money,
+        percent=percent,
+    )
+    return queue_email(
         session,
         key=f"order-{order.number}-confirmation",
         to=order.email,
         subject=f"Thank you for your order {order.number}",
-        text=f"Thank you for your order {order.number}.\n\nFollow it here: {link}\n",
+        text=text,
+        html=html,
     )

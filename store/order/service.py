@@ -9,11 +9,19 @@ import logging
 import secrets
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
-from store.errors import NotFound
-from store.order.models import ORDER_MOVES, Order, OrderEvent, OrderStatus, Payment
+from store.errors import DomainError, NotFound
+from store.order.models import (
+    ORDER_MOVES,
+    Order,
+    OrderEvent,
+    OrderStatus,
+    Payment,
+    Refund,
+    RefundStatus,
+)
 from store.timeutil import utcnow
 
 log = logging.getLogger("store.order")
@@ -100,6 +108,34 @@ def move(session: Session, order: Order, to: OrderStatus, *, actor: str, message
     return True
 
 
+def lock_order(session: Session, number: str) -> Order:
+    """The order, locked for the rest of this transaction (refunds and cancellations serialise here).
+
+    A no-op UPDATE takes the row lock on PostgreSQL and the write lock on SQLite (where SELECT … FOR
+    UPDATE does nothing), so two staff members refunding at once are served one after the other.
+    """
+    result = session.execute(
+        update(Order).where(col(Order.number) == number).values(updated_at=col(Order.updated_at))
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise NotFound("No such order.")
+    return session.exec(
+        select(Order).where(Order.number == number).execution_options(populate_existing=True)
+    ).one()
+
+
+def _payment_status(session: Session, intent_id: str, status: str, message: str = "") -> None:
+    """Forward-only: a succeeded payment never goes back to failed, whatever arrives late."""
+    payment = session.exec(select(Payment).where(Payment.intent_id == intent_id)).first()
+    if payment is None or payment.status == "succeeded" or payment.status == status:
+        return
+    payment.status = status
+    if message:
+        payment.failure_message = message[:500]
+    payment.updated_at = utcnow()
+    session.add(payment)
+
+
 def mark_paid(session: Session, *, order: Order, intent_id: str, amount: int, actor: str) -> bool:
     """THE way an order becomes paid: from the server's confirm result and from the Stripe webhook.
 
@@ -121,16 +157,211 @@ def mark_paid(session: Session, *, order: Order, intent_id: str, amount: int, ac
         )
         log.error("payment amount mismatch", extra={"order": order.number, "intent": intent_id})
         return False
-    if not move(session, order, OrderStatus.paid, actor=actor, message=f"Payment {intent_id} succeeded."):
+    won = move(session, order, OrderStatus.paid, actor=actor, message=f"Payment {intent_id} succeeded.")
+    _payment_status(session, intent_id, "succeeded")
+    if not won:
+        _flag_second_payment(session, order=order, intent_id=intent_id, amount=amount, actor=actor)
         return False
-    payment = session.exec(select(Payment).where(Payment.intent_id == intent_id)).first()
-    if payment is not None:
-        payment.status = "succeeded"
-        payment.updated_at = utcnow()
-        session.add(payment)
+    order.paid_intent_id = intent_id
+    session.add(order)
     from store.fulfilment.service import create_for_order
     from store.order.notifications import queue_confirmation
 
-    create_for_order(session, order=order)
+    # The email first: queue_email uses a savepoint, and store.db currently runs after-commit actions
+    # when a savepoint is released, which would push the fulfilment job before this commit.
     queue_confirmation(session, order=order)
+    create_for_order(session, order=order)
     return True
+
+
+def _flag_second_payment(session: Session, *, order: Order, intent_id: str, amount: int, actor: str) -> None:
+    """A different intent succeeded for an order already paid: a double charge staff must refund.
+
+    Recorded once per intent, however often the news arrives."""
+    session.refresh(order)
+    if order.paid_intent_id is None or order.paid_intent_id == intent_id:
+        return
+    marker = f"Second payment {intent_id} "
+    seen = session.exec(
+        select(OrderEvent.id).where(
+            OrderEvent.order_id == order.id, col(OrderEvent.message).startswith(marker)
+        )
+    ).first()
+    if seen is not None:
+        return
+    record_event(
+        session,
+        order,
+        kind="payment",
+        actor=actor,
+        message=(
+            f"{marker}of {order.money(amount).format()} succeeded, but the order was already paid by "
+            f"{order.paid_intent_id}. Refund it in Stripe."
+        ),
+    )
+    log.error("second payment for a paid order", extra={"order": order.number, "intent": intent_id})
+
+
+def record_payment_failed(
+    session: Session, *, order: Order, intent_id: str, message: str, actor: str
+) -> None:
+    """A declined or failed attempt: on the timeline, never a status change (the shopper may retry)."""
+    _payment_status(session, intent_id, "failed", message)
+    record_event(
+        session,
+        order,
+        kind="payment",
+        actor=actor,
+        message=f"Payment {intent_id} failed: {(message or 'no reason given').rstrip('.')}.",
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Refunds and cancellation. The Stripe call itself is in store.order.refunds (outside any transaction);
+# here: the rules and the rows.
+# --------------------------------------------------------------------------------------------------
+
+CANCELLABLE = frozenset(
+    {OrderStatus.pending_payment, OrderStatus.paid, OrderStatus.submitted, OrderStatus.on_hold}
+)
+
+
+def refund_committed(session: Session, order: Order) -> int:
+    """Pence refunded or on their way (pending): what no further refund may take again."""
+    total = session.exec(
+        select(func.coalesce(func.sum(Refund.amount), 0)).where(
+            Refund.order_id == order.id,
+            col(Refund.status).in_([RefundStatus.pending, RefundStatus.succeeded]),
+        )
+    ).one()
+    return int(total)
+
+
+def refundable(session: Session, order: Order) -> int:
+    """What may still be refunded: what was paid, less every refund made or pending."""
+    if order.paid_at is None or not order.paid_intent_id:
+        return 0
+    return max(order.total - refund_committed(session, order), 0)
+
+
+def begin_refund(
+    session: Session, *, order: Order, amount: int | None, staff_email: str, reason: str = ""
+) -> Refund:
+    """Check the amount and write the pending Refund row with the idempotency key we will send.
+
+    `order` must have been locked with lock_order in this transaction. amount None: all that is left.
+    Raises DomainError (field "amount") when there is nothing to refund or too much is asked.
+    """
+    if order.paid_at is None or not order.paid_intent_id:
+        raise DomainError("This order has not been paid, so there is nothing to refund.", field="amount")
+    left = refundable(session, order)
+    if left <= 0:
+        raise DomainError("Nothing is left to refund on this order.", field="amount")
+    if amount is None:
+        amount = left
+    if amount <= 0:
+        raise DomainError("Enter an amount of at least £0.01.", field="amount")
+    if amount > left:
+        raise DomainError(
+            f"That is more than is left to refund. The most you can refund is {order.money(left).format()}.",
+            field="amount",
+        )
+    count = session.exec(select(func.count()).select_from(Refund).where(Refund.order_id == order.id)).one()
+    refund = Refund(
+        order_id=order.id,  # type: ignore[arg-type]
+        idempotency_key=f"order-{order.number}-refund-{int(count) + 1}",
+        amount=amount,
+        reason=reason[:500],
+        staff_email=staff_email,
+        status=RefundStatus.pending,
+    )
+    session.add(refund)
+    session.flush()
+    log.info(
+        "refund requested",
+        extra={"order": order.number, "refund_key": refund.idempotency_key, "amount": amount},
+    )
+    return refund
+
+
+def complete_refund(session: Session, *, refund_id: int, stripe_refund_id: str, actor: str) -> bool:
+    """Stripe made the refund: count it, put it on the timeline, and move a fully refunded order.
+
+    Idempotent: a refund already settled is left alone (False)."""
+    refund = session.get(Refund, refund_id)
+    if refund is None:
+        raise NotFound("No such refund.")
+    order = lock_order(session, _number_of(session, refund.order_id))
+    session.refresh(refund)
+    if refund.status != RefundStatus.pending:
+        return False
+    refund.status = RefundStatus.succeeded
+    refund.stripe_refund_id = stripe_refund_id
+    refund.updated_at = utcnow()
+    session.add(refund)
+    order.amount_refunded += refund.amount
+    session.add(order)
+    whole = order.amount_refunded >= order.total
+    record_event(
+        session,
+        order,
+        kind="refund",
+        actor=actor,
+        message=(
+            f"Refunded {order.money(refund.amount).format()}"
+            f"{' in full' if whole else ''} ({stripe_refund_id}). "
+            f"{order.money(order.amount_refunded).format()} of {order.money(order.total).format()} refunded."
+        ),
+    )
+    if whole:
+        move(session, order, OrderStatus.refunded, actor=actor, message="Refunded in full.")
+    return True
+
+
+def fail_refund(session: Session, *, refund_id: int, message: str, actor: str) -> bool:
+    """Stripe refused: the refund counts for nothing; the timeline says why. Idempotent."""
+    refund = session.get(Refund, refund_id)
+    if refund is None:
+        raise NotFound("No such refund.")
+    order = lock_order(session, _number_of(session, refund.order_id))
+    session.refresh(refund)
+    if refund.status != RefundStatus.pending:
+        return False
+    refund.status = RefundStatus.failed
+    refund.failure_message = message[:500]
+    refund.updated_at = utcnow()
+    session.add(refund)
+    record_event(
+        session,
+        order,
+        kind="refund",
+        actor=actor,
+        message=f"Refund of {order.money(refund.amount).format()} failed: {message}",
+    )
+    return True
+
+
+def _number_of(session: Session, order_id: int) -> str:
+    return session.exec(select(Order.number).where(Order.id == order_id)).one()
+
+
+def cancel(session: Session, *, order: Order, actor: str, reason: str = "") -> None:
+    """Cancel an order before production. `order` must be locked (lock_order).
+
+    Asks fulfilment to stop (and the provider to cancel a submitted order) in the same transaction;
+    refunding a paid order is the caller's next step (store.order.refunds.cancel_order does both).
+    """
+    if order.status not in CANCELLABLE:
+        raise DomainError(
+            f"This order can no longer be cancelled: it is {order.status}. Cancel only before production."
+        )
+    from store.fulfilment import service as fulfilment_service
+
+    cancel_at_provider = getattr(fulfilment_service, "cancel_for_order", None)
+    if cancel_at_provider is not None:
+        cancel_at_provider(session, order=order, actor=actor)
+    # TODO(fulfilment): without cancel_for_order a pending outbox row must see the order cancelled
+    # and not submit it; fulfilment's submit checks the order status.
+    if not move(session, order, OrderStatus.cancelled, actor=actor, message=reason or "Cancelled."):
+        session.refresh(order)
+        raise DomainError(f"This order can no longer be cancelled: it is {order.status}.")

@@ -6,15 +6,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
-from starlette.datastructures import UploadFile as StarletteUploadFile
+from starlette.datastructures import FormData
 
 from store.auth.models import Role, StaffUser
 from store.deps import Db, current_staff, require_role
 from store.errors import DomainError, LoginRequired, NotFound
-from store.media import image_url, store_image
+from store.media import MAX_UPLOAD_BYTES, image_url, store_image
 from store.news import repository, service
 from store.news.models import Article
-from store.web import redirect, render
+from store.web import FormDataDep, redirect, render, upload_bytes
 
 router = APIRouter(prefix="/staff")
 
@@ -64,20 +64,19 @@ def article_edit(request: Request, article_id: int, db: Db, user: Editor) -> Res
 
 
 @router.post("/articles/new", name="staff.article_create")
-async def article_create(request: Request, db: Db, user: Editor) -> Response:
-    return await _save_from_form(request, db, None)
+def article_create(request: Request, db: Db, user: Editor, data: FormDataDep) -> Response:
+    return _save_from_form(request, db, None, data)
 
 
 @router.post("/articles/{article_id}", name="staff.article_update")
-async def article_update(request: Request, article_id: int, db: Db, user: Editor) -> Response:
+def article_update(request: Request, article_id: int, db: Db, user: Editor, data: FormDataDep) -> Response:
     article = db.get(Article, article_id)
     if article is None:
         raise NotFound("No such article.")
-    return await _save_from_form(request, db, article)
+    return _save_from_form(request, db, article, data)
 
 
-async def _save_from_form(request: Request, db: Db, article: Article | None) -> Response:
-    data = await request.form()
+def _save_from_form(request: Request, db: Db, article: Article | None, data: FormData) -> Response:
 
     def text(name: str) -> str:
         value = data.get(name)
@@ -96,9 +95,8 @@ async def _save_from_form(request: Request, db: Db, article: Article | None) -> 
         tags=text("tags"),
         links=text("links"),
     )
-    photo = data.get("photo")
     hero_key = None
-    upload = await photo.read() if isinstance(photo, StarletteUploadFile) and photo.filename else b""
+    upload = upload_bytes(data.get("photo"), MAX_UPLOAD_BYTES)
     if upload:
         if not form.hero_alt.strip():
             form.errors["hero_alt"] = "Describe the photo for people who can't see it."

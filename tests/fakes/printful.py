@@ -167,8 +167,9 @@ class _State:
             self._move(order, "canceled")
             return 200, order
         if route.endswith("/confirm"):
-            if order["status"] != "draft":
-                raise _Reject(400, "Only draft orders can be confirmed")
+            # A draft, or an order put on hold until we approve it (order_put_hold_approval).
+            if order["status"] not in ("draft", "onhold"):
+                raise _Reject(400, "Only draft orders or orders awaiting approval can be confirmed")
             self._move(order, "pending")
             return 200, order
         raise _Reject(404, "Not found")  # pragma: no cover - every route is handled above

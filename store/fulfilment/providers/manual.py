@@ -28,3 +28,7 @@ class ManualProvider:
 
     def cancel_order(self, external_id: str) -> None:
         validate_external_id(external_id)
+
+    def confirm_order(self, external_id: str) -> ProviderOrder:
+        external_id = validate_external_id(external_id)
+        return ProviderOrder(provider_id=f"manual-{external_id}", external_id=external_id, status="pending")

@@ -173,6 +173,25 @@ class PrintfulProvider:
             # Nothing there means nothing will be printed, which is what cancelling wants.
             logger.warning("printful order to cancel not found", extra={"external_id": external_id})
 
+    def confirm_order(self, external_id: str) -> ProviderOrder:
+        """POST /orders/@{external_id}/confirm: send a draft (or an order held for approval) to production."""
+        validate_external_id(external_id)
+
+        def attempt(n: int) -> ProviderOrder:
+            if n > 1:
+                # A lost answer may hide a confirmation that happened: look before confirming again.
+                found = self.find_order(external_id)
+                if found is not None and found.status not in ("draft", "onhold"):
+                    return found
+            return _order_from(self._send("POST", f"/orders/@{external_id}/confirm", external_id=external_id))
+
+        try:
+            return self._retrying(attempt, what="confirm_order", external_id=external_id)
+        except _NotFound:
+            raise ProviderRejectedError(
+                "Printful has no order with this number", status_code=404, reason="not found"
+            ) from None
+
     # -- HTTP --------------------------------------------------------------------------------------
 
     def _retrying(self, op: Callable[[int], T], *, what: str, external_id: str | None) -> T:

@@ -1,0 +1,170 @@
+"""/cart: see the cart, add from a product page, change quantities, remove, apply a discount code."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+
+from store.cart import service
+from store.cart.models import MAX_QUANTITY, Cart
+from store.checkout import discounts
+from store.deps import Db, WriteDb
+from store.errors import DomainError
+from store.web import redirect, render
+
+router = APIRouter()
+
+NEXT_PAGES = {"/cart", "/checkout"}
+# Every field is read as text and checked by the service, so "abc" or "-1" gets our own message.
+FormText = Annotated[str, Form()]
+NextField = Annotated[str, Form(alias="next")]
+
+
+def cart_page(
+    request: Request,
+    db: Db,
+    cart: Cart | None,
+    *,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+    discount_code: str = "",
+) -> Response:
+    from store.checkout.service import summarise
+
+    summary = summarise(db, cart=cart, country="GB")
+    items = service.items(db, cart)
+    count = service.item_count(db, cart)
+    response = render(
+        request,
+        "cart/cart.html",
+        {
+            "items": items,
+            "summary": summary,
+            "quote": summary.quote,
+            "errors": errors or {},
+            "discount_code": discount_code or (cart.discount_code if cart else "") or "",
+            "max_quantity": MAX_QUANTITY,
+            "hx_block": "cart",
+        },
+        status_code=status_code,
+    )
+    service.set_cart_cookie(request, response, cart, count)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _after_change(request: Request, db: Db, cart: Cart, message: str | None) -> Response:
+    db.flush()
+    response = redirect("/cart", message)
+    service.set_cart_cookie(request, response, cart, service.item_count(db, cart))
+    return response
+
+
+@router.get("/cart", name="cart.view")
+def view(request: Request, db: WriteDb) -> Response:
+    # A GET that may write: settling a cart whose order was paid in another tab.
+    cart = service.cart_for_request(db, request)
+    if cart is not None:
+        request.state.cart_count = service.item_count(db, cart)
+    return cart_page(request, db, cart)
+
+
+@router.post("/cart/add", name="cart.add")
+def add(
+    request: Request,
+    db: WriteDb,
+    quantity: FormText = "",
+    sku: FormText = "",
+    product: FormText = "",
+    size: FormText = "",
+    colour: FormText = "",
+    from_article: Annotated[str, Form(alias="from")] = "",
+) -> Response:
+    # Sync handlers: the database calls below block, so they run in the thread pool, never on the loop.
+    cart = service.ensure_cart(db, request)
+    try:
+        # Only these fields are read: a price, VAT or total in the form is ignored.
+        line = service.add(
+            db,
+            cart=cart,
+            quantity=quantity,
+            sku=sku or None,
+            product_slug=product or None,
+            options={"size": size, "colour": colour},
+            from_article=from_article or None,
+        )
+    except DomainError as exc:
+        return cart_page(request, db, cart, errors={exc.field or "add": exc.message}, status_code=422)
+    return _after_change(request, db, cart, f"Added to your cart ({line.quantity} in total).")
+
+
+@router.post("/cart/lines/{line_id}", name="cart.update")
+def update(request: Request, line_id: int, db: WriteDb, quantity: FormText = "") -> Response:
+    cart = service.cart_for_request(db, request)
+    if cart is None:
+        return redirect("/cart", "Your cart has expired. Please add the items again.", "error")
+    try:
+        service.set_quantity(db, cart=cart, line_id=line_id, quantity=quantity)
+    except DomainError as exc:
+        return cart_page(request, db, cart, errors={f"quantity-{line_id}": exc.message}, status_code=422)
+    return _after_change(request, db, cart, "Quantity updated.")
+
+
+@router.post("/cart/lines/{line_id}/remove", name="cart.remove")
+def remove(request: Request, line_id: int, db: WriteDb) -> Response:
+    cart = service.cart_for_request(db, request)
+    if cart is None:
+        return redirect("/cart")
+    service.remove(db, cart=cart, line_id=line_id)
+    return _after_change(request, db, cart, "Removed from your cart.")
+
+
+@router.post("/cart/discount", name="cart.discount")
+def apply_discount(
+    request: Request, db: WriteDb, discount_code: FormText = "", next_page: NextField = ""
+) -> Response:
+    back = next_page
+    back = back if back in NEXT_PAGES else "/cart"
+    code = discounts.normalise(discount_code)
+    cart = service.cart_for_request(db, request)
+    if cart is None or not service.lines(db, cart):
+        return cart_page(
+            request, db, cart, errors={"discount_code": "Add something to your cart first."}, status_code=422
+        )
+    if not code:
+        error = "Enter a discount code."
+    else:
+        subtotal = sum((item.line_total.amount if item.line_total else 0) for item in service.items(db, cart))
+        try:
+            discounts.check(discounts.find(db, code), subtotal=subtotal)
+        except DomainError as exc:
+            error = exc.message
+        else:
+            cart.discount_code = code
+            db.add(cart)
+            return _redirect_to(request, db, cart, back, f"Discount code {code} applied.")
+    if back == "/checkout":
+        from store.checkout.routes import checkout_page
+
+        return checkout_page(
+            request, db, cart, errors={"discount_code": error}, status_code=422, discount_code=code
+        )
+    return cart_page(request, db, cart, errors={"discount_code": error}, status_code=422, discount_code=code)
+
+
+@router.post("/cart/discount/remove", name="cart.discount_remove")
+def remove_discount(request: Request, db: WriteDb, next_page: NextField = "") -> Response:
+    back = next_page
+    cart = service.cart_for_request(db, request)
+    if cart is not None:
+        cart.discount_code = None
+        db.add(cart)
+    return redirect(back if back in NEXT_PAGES else "/cart", "Discount code removed.")
+
+
+def _redirect_to(request: Request, db: Db, cart: Cart, url: str, message: str) -> Response:
+    response = redirect(url, message)
+    service.set_cart_cookie(request, response, cart, service.item_count(db, cart))
+    return response

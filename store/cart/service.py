@@ -1,0 +1,271 @@
+"""Cart rules: the signed cookie, adding and changing lines, and pricing them from the catalogue.
+
+The browser holds only a signed reference (and a cached item count for the header); a tampered or
+stale cookie is simply no cart. Prices are never stored here: every render asks the catalogue.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+
+from fastapi import Request
+from fastapi.responses import Response
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import delete, func
+from sqlmodel import Session, col, select
+
+from catalog import repository as catalog_repository
+from catalog import service as catalog
+from catalog.models import Product, Variant
+from store.cart.models import MAX_QUANTITY, Cart, CartLine
+from store.config import get_settings
+from store.errors import DomainError
+from store.money import Money
+from store.order.models import Order, OrderStatus
+from store.timeutil import utcnow
+from store.web import set_cookie
+
+log = logging.getLogger("store.cart")
+
+CART_COOKIE = "rrm_cart"
+CART_COOKIE_MAX_AGE = 60 * 60 * 24 * 30
+QUANTITY_MESSAGE = f"Choose a quantity from 1 to {MAX_QUANTITY}."
+
+
+# --- the cookie ----------------------------------------------------------------------------------
+
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(get_settings().secret_key, salt="cart")
+
+
+def encode_cookie(token: str, count: int) -> str:
+    return _serializer().dumps([token, count])
+
+
+def decode_cookie(raw: str | None) -> tuple[str, int] | None:
+    """(cart token, cached item count) from the cookie, or None for a missing or tampered one."""
+    if not raw:
+        return None
+    try:
+        value = _serializer().loads(raw)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not isinstance(value[0], str)
+        or not isinstance(value[1], int)
+        or isinstance(value[1], bool)
+    ):
+        return None
+    return value[0], max(0, min(value[1], 10_000))
+
+
+def set_cart_cookie(request: Request, response: Response, cart: Cart | None, count: int) -> None:
+    """Point the browser at `cart` and cache its count for the header (also for this request)."""
+    request.state.cart_count = count
+    if cart is None:
+        return
+    set_cookie(response, CART_COOKIE, encode_cookie(cart.token, count), max_age=CART_COOKIE_MAX_AGE)
+
+
+# --- loading -------------------------------------------------------------------------------------
+
+
+def cart_for_request(session: Session, request: Request) -> Cart | None:
+    decoded = decode_cookie(request.cookies.get(CART_COOKIE))
+    if decoded is None:
+        return None
+    cart = session.exec(select(Cart).where(Cart.token == decoded[0])).first()
+    if cart is not None:
+        settle(session, cart=cart)
+    return cart
+
+
+def ensure_cart(session: Session, request: Request) -> Cart:
+    cart = cart_for_request(session, request)
+    if cart is None:
+        cart = Cart(token=secrets.token_urlsafe(24))
+        session.add(cart)
+        session.flush()
+    return cart
+
+
+def settle(session: Session, *, cart: Cart) -> None:
+    """A cart whose order was paid (here or by the webhook) has been bought: empty it.
+    One whose order was cancelled forgets that order and keeps its lines."""
+    if cart.order_id is None:
+        return
+    status = session.exec(select(Order.status).where(Order.id == cart.order_id)).first()
+    if status is None or status == OrderStatus.cancelled:
+        cart.order_id = None
+        session.add(cart)
+    elif status != OrderStatus.pending_payment:
+        clear(session, cart=cart)
+
+
+def clear(session: Session, *, cart: Cart) -> None:
+    assert cart.id is not None
+    session.execute(delete(CartLine).where(col(CartLine.cart_id) == cart.id))
+    cart.discount_code = None
+    cart.order_id = None
+    cart.round_up = False
+    cart.updated_at = utcnow()
+    session.add(cart)
+
+
+def lines(session: Session, cart: Cart) -> list[CartLine]:
+    return list(
+        session.exec(select(CartLine).where(CartLine.cart_id == cart.id).order_by(col(CartLine.id))).all()
+    )
+
+
+def item_count(session: Session, cart: Cart | None) -> int:
+    if cart is None or cart.id is None:
+        return 0
+    total = session.exec(select(func.sum(CartLine.quantity)).where(CartLine.cart_id == cart.id)).one()
+    return int(total or 0)
+
+
+# --- changing ------------------------------------------------------------------------------------
+
+
+def parse_quantity(raw: object) -> int:
+    """1..MAX_QUANTITY from a form value; DomainError (field quantity) for anything else."""
+    text = str(raw).strip() if isinstance(raw, str | int) and not isinstance(raw, bool) else ""
+    if not text or len(text) > 3 or not text.isdigit():
+        raise DomainError(QUANTITY_MESSAGE, field="quantity")
+    value = int(text)
+    if not 1 <= value <= MAX_QUANTITY:
+        raise DomainError(QUANTITY_MESSAGE, field="quantity")
+    return value
+
+
+def _article_id(session: Session, slug: str | None) -> int | None:
+    if not slug:
+        return None
+    from store.news.models import Article
+
+    return session.exec(select(Article.id).where(Article.slug == slug.strip()[:160])).first()
+
+
+def add(
+    session: Session,
+    *,
+    cart: Cart,
+    quantity: object,
+    sku: str | None = None,
+    product_slug: str | None = None,
+    options: dict[str, str] | None = None,
+    from_article: str | None = None,
+) -> CartLine:
+    """Add a purchasable variant (by SKU, which wins, or by product + options) to the cart."""
+    qty = parse_quantity(quantity)
+    found: tuple[Product, Variant] | None = None
+    if sku and sku.strip():
+        found = catalog.variant_by_sku(session, sku.strip())
+    elif product_slug and product_slug.strip():
+        wanted = {k: v.strip() for k, v in (options or {}).items() if v and v.strip()}
+        found = catalog.resolve_variant(session, product_slug=product_slug.strip(), options=wanted)
+    if found is None:
+        raise DomainError(
+            "Sorry, that item isn't available. Please choose another size or colour.", field="sku"
+        )
+    product, variant = found
+    assert cart.id is not None
+    line = session.exec(
+        select(CartLine).where(CartLine.cart_id == cart.id, CartLine.sku == variant.sku)
+    ).first()
+    if line is None:
+        line = CartLine(
+            cart_id=cart.id, sku=variant.sku, quantity=qty, article_id=_article_id(session, from_article)
+        )
+    else:
+        if line.quantity + qty > MAX_QUANTITY:
+            raise DomainError(
+                f"You already have {line.quantity} of these in your cart; "
+                f"the most per item is {MAX_QUANTITY}.",
+                field="quantity",
+            )
+        line.quantity += qty
+        line.article_id = line.article_id or _article_id(session, from_article)
+    cart.updated_at = utcnow()
+    session.add_all([line, cart])
+    session.flush()
+    log.info("cart add", extra={"cart": cart.id, "sku": variant.sku, "quantity": qty})
+    return line
+
+
+def _own_line(session: Session, cart: Cart, line_id: int) -> CartLine:
+    line = session.get(CartLine, line_id)
+    if line is None or line.cart_id != cart.id:
+        raise DomainError("That item is no longer in your cart.")
+    return line
+
+
+def set_quantity(session: Session, *, cart: Cart, line_id: int, quantity: object) -> CartLine:
+    line = _own_line(session, cart, line_id)
+    line.quantity = parse_quantity(quantity)
+    cart.updated_at = utcnow()
+    session.add_all([line, cart])
+    session.flush()
+    return line
+
+
+def remove(session: Session, *, cart: Cart, line_id: int) -> None:
+    line = session.get(CartLine, line_id)
+    if line is not None and line.cart_id == cart.id:
+        session.delete(line)
+        cart.updated_at = utcnow()
+        session.add(cart)
+        session.flush()
+
+
+# --- pricing from the catalogue ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CartItem:
+    line: CartLine
+    product: Product | None
+    variant: Variant | None  # None: no longer for sale (unpublished, unavailable, deleted)
+
+    @property
+    def available(self) -> bool:
+        return self.variant is not None
+
+    @property
+    def unit_price(self) -> Money | None:
+        if self.product is None or self.variant is None:
+            return None
+        return self.variant.price_for(self.product)
+
+    @property
+    def line_total(self) -> Money | None:
+        price = self.unit_price
+        return price * self.line.quantity if price is not None else None
+
+    @property
+    def title(self) -> str:
+        return self.product.title if self.product is not None else self.line.sku
+
+    @property
+    def options(self) -> dict[str, str]:
+        return dict(self.variant.options) if self.variant is not None else {}
+
+
+def items(session: Session, cart: Cart | None) -> list[CartItem]:
+    if cart is None or cart.id is None:
+        return []
+    found: list[CartItem] = []
+    for line in lines(session, cart):
+        pair = catalog.variant_by_sku(session, line.sku)
+        if pair is None:  # no longer for sale: keep its title so the shopper knows what went
+            raw = catalog_repository.variant_by_sku(session, line.sku)
+            found.append(CartItem(line, raw[0] if raw else None, None))
+        else:
+            found.append(CartItem(line, pair[0], pair[1]))
+    return found

@@ -1,0 +1,394 @@
+"""/checkout: delivery details → the pending order → card payment → thank you. Staff: discounts, shipping."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from store.auth.models import Role, StaffUser
+from store.cart import service as carts
+from store.cart.models import Cart
+from store.checkout import discounts, service, shipping
+from store.checkout.models import Discount
+from store.db import get_engine, unit_of_work
+from store.deps import Db, WriteDb, require_role
+from store.errors import Conflict, DomainError, NotFound
+from store.money import Money
+from store.order.models import Order, OrderStatus, Payment
+from store.payment import PaymentError, PaymentUnavailable, create_setup_intent, pay, retrieve_payment
+from store.web import redirect, render
+
+log = logging.getLogger("store.checkout")
+router = APIRouter()
+
+FormText = Annotated[str, Form()]
+CatalogueStaff = Annotated[StaffUser, Depends(require_role(Role.catalogue))]
+Owner = Annotated[StaffUser, Depends(require_role(Role.owner))]
+
+GENERIC_PAY_ERROR = "Something went wrong and you have not been charged. Please try again."
+UNAVAILABLE_MESSAGE = "We couldn't reach our card processor just now. Please try again in a moment."
+SETTLED_STATUSES = {s.value for s in OrderStatus} - {OrderStatus.pending_payment, OrderStatus.cancelled}
+
+
+# --- pages ---------------------------------------------------------------------------------------
+
+
+def checkout_page(
+    request: Request,
+    db: Db,
+    cart: Cart | None,
+    *,
+    form: service.AddressForm | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+    discount_code: str = "",
+) -> Response:
+    if form is None:
+        order = service.pending_order(db, cart)
+        form = service.AddressForm.from_order(order) if order else service.AddressForm()
+        form.round_up = bool(cart and cart.round_up)
+        wanted = request.query_params.get("country", "").upper()
+        if wanted in shipping.COUNTRY_NAMES:
+            form.country = wanted
+    summary = service.summarise(db, cart=cart, country=form.country)
+    all_errors = dict(form.errors)
+    all_errors.update(errors or {})
+    response = render(
+        request,
+        "checkout/checkout.html",
+        {
+            "form": form,
+            "errors": all_errors,
+            "summary": summary,
+            "quote": summary.quote,
+            "countries": shipping.COUNTRIES,
+            "rates": {code: Money(rate) for code, rate in shipping.flat_rates(db).items()},
+            "zones": shipping.ZONES,
+            "discount_code": discount_code or (cart.discount_code if cart else "") or "",
+            "hx_block": "summary",
+        },
+        status_code=status_code,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.get("/checkout", name="checkout.form")
+def checkout_form(request: Request, db: WriteDb) -> Response:
+    cart = carts.cart_for_request(db, request)
+    if cart is None or not carts.lines(db, cart):
+        return redirect("/cart", "Your cart is empty.")
+    return checkout_page(request, db, cart)
+
+
+@router.post("/checkout", name="checkout.submit")
+def checkout_submit(
+    request: Request,
+    db: WriteDb,
+    email: FormText = "",
+    full_name: FormText = "",
+    address_line1: FormText = "",
+    address_line2: FormText = "",
+    town: FormText = "",
+    postcode: FormText = "",
+    country: FormText = "",
+    round_up: FormText = "",
+) -> Response:
+    # Sync: the database work blocks, so it runs in the thread pool rather than on the event loop.
+    cart = carts.cart_for_request(db, request)
+    if cart is None or not carts.lines(db, cart):
+        return redirect("/cart", "Your cart is empty.")
+    form = service.AddressForm.from_mapping(
+        {
+            "email": email,
+            "full_name": full_name,
+            "address_line1": address_line1,
+            "address_line2": address_line2,
+            "town": town,
+            "postcode": postcode,
+            "country": country,
+            "round_up": round_up,
+        }
+    )
+    cart.round_up = form.round_up
+    db.add(cart)
+    if not service.validate_address(form):
+        return checkout_page(request, db, cart, form=form, status_code=422)
+    try:
+        with db.begin_nested():
+            service.place_order(db, cart=cart, form=form)
+    except DomainError as exc:
+        errors = {exc.field or "order": exc.message}
+        if exc.field == "discount_code":
+            cart.discount_code = None  # shown next to the field; the shopper sees the new total
+            db.add(cart)
+        return checkout_page(request, db, cart, form=form, errors=errors, status_code=422)
+    return redirect("/checkout/pay")
+
+
+def _lines_key(lines: list[Any]) -> list[tuple[str, int]]:
+    return sorted((line.sku, line.quantity) for line in lines)
+
+
+@router.get("/checkout/pay", name="checkout.payment")
+def payment_page(request: Request, db: WriteDb) -> Response:
+    cart = carts.cart_for_request(db, request)
+    order = service.pending_order(db, cart)
+    if cart is None or order is None:
+        return redirect("/checkout" if cart is not None and carts.lines(db, cart) else "/cart")
+    lines = service.order_lines(db, order)
+    summary = service.summarise(db, cart=cart, country=order.country)
+    products = [line for line in lines if line.kind == "product"]
+    if _lines_key(products) != _lines_key(summary.quote.lines) or (summary.quote.discount_code or None) != (
+        order.discount_code or None
+    ):
+        return redirect(
+            "/checkout", "Your cart changed. Please check your order and continue to payment again."
+        )
+    response = render(
+        request,
+        "checkout/pay.html",
+        {
+            "order": order,
+            "lines": lines,
+            "country_name": shipping.COUNTRY_NAMES.get(order.country, order.country),
+        },
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.get("/checkout/complete/{token}", name="checkout.complete")
+def complete(request: Request, token: str, db: WriteDb) -> Response:
+    order = db.exec(select(Order).where(Order.token == token)).first()
+    if order is None:
+        raise NotFound("We couldn't find that order.")
+    cart = carts.cart_for_request(db, request)  # settles a cart whose order is now paid
+    count = carts.item_count(db, cart)
+    response = render(
+        request,
+        "checkout/complete.html",
+        {
+            "order": order,
+            "lines": service.order_lines(db, order),
+            "paid": order.status in SETTLED_STATUSES,
+            "country_name": shipping.COUNTRY_NAMES.get(order.country, order.country),
+        },
+    )
+    carts.set_cart_cookie(request, response, cart, count)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# --- card payment (JSON for static/js/card-payment.js) -------------------------------------------
+
+
+def _json(body: dict[str, Any], status_code: int = 200) -> JSONResponse:
+    return JSONResponse(body, status_code=status_code, headers={"Cache-Control": "no-store"})
+
+
+def _settled(order: Order) -> JSONResponse:
+    if order.status in SETTLED_STATUSES:
+        return _json({"status": "succeeded", "redirect": service.complete_url(order)})
+    return _json({"message": "This order was cancelled. Please start again from your cart."}, 409)
+
+
+@router.post("/checkout/card/setup", name="checkout.card_setup")
+def card_setup(order: Annotated[str, Form()] = "") -> JSONResponse:
+    with unit_of_work(get_engine()) as session:
+        found = session.exec(select(Order).where(Order.token == order)).first() if order else None
+        if found is None:
+            return _json({"message": "Your order has expired. Please go back to your cart."}, 404)
+        if found.status != OrderStatus.pending_payment:
+            return _settled(found)
+    try:
+        setup = create_setup_intent()
+    except PaymentError:
+        return _json({"message": UNAVAILABLE_MESSAGE}, 503)
+    return _json({"client_secret": setup.client_secret})
+
+
+@router.post("/checkout/card/pay", name="checkout.card_pay")
+def card_pay(
+    request: Request,
+    order: Annotated[str, Form()] = "",
+    amount: Annotated[str, Form()] = "",
+    payment_method: Annotated[str, Form()] = "",
+    payment_intent: Annotated[str, Form()] = "",
+) -> JSONResponse:
+    """Pay for the order with a pm_… (a new attempt, or the same one again), or, after 3-D Secure,
+    ask Stripe how the order's own intent ended. Three short steps: record, ask Stripe, record."""
+    payment_method = payment_method.strip()[:120]
+    payment_intent = payment_intent.strip()[:120]
+    if not payment_method.startswith("pm_") and not payment_intent.startswith("pi_"):
+        return _json({"message": GENERIC_PAY_ERROR}, 400)
+    # 1. The attempt and its idempotency key, committed before Stripe hears of it.
+    for _ in range(2):
+        try:
+            with unit_of_work(get_engine()) as session:
+                found = session.exec(select(Order).where(Order.token == order)).first() if order else None
+                if found is None:
+                    return _json({"message": "Your order has expired. Please go back to your cart."}, 404)
+                if found.status != OrderStatus.pending_payment:
+                    return _settled(found)
+                if amount.strip() != str(found.total):
+                    return _json(
+                        {"message": "Your order changed in another window. Please reload this page."}, 409
+                    )
+                if payment_intent:
+                    payment = service.payment_for_intent(session, order=found, intent_id=payment_intent)
+                    if payment is None:
+                        log.warning(
+                            "intent not of this order",
+                            extra={"order": found.number, "intent": payment_intent},
+                        )
+                        return _json({"message": GENERIC_PAY_ERROR}, 400)
+                else:
+                    payment = service.begin_attempt(session, order=found, payment_method=payment_method)
+                order_id, payment_id, number = found.id, payment.id, found.number
+                key, charge = payment.idempotency_key, Money(payment.amount, payment.currency)
+            break
+        except Conflict as exc:
+            return _json({"message": exc.message}, 409)
+        except DomainError as exc:
+            return _json({"message": exc.message}, 400)
+        except IntegrityError:  # the same pm_… raced in from a double click: read the winner's attempt
+            continue
+    else:
+        return _json({"message": GENERIC_PAY_ERROR}, 409)
+    # 2. Stripe, outside any transaction.
+    try:
+        if payment_intent:
+            result = retrieve_payment(payment_intent)
+        else:
+            result = pay(
+                amount=charge,
+                payment_method=payment_method,
+                idempotency_key=key,
+                metadata={"order_number": number},
+            )
+    except PaymentUnavailable:
+        return _json({"message": UNAVAILABLE_MESSAGE}, 503)
+    except PaymentError:
+        log.exception("payment refused by stripe", extra={"order": number, "key": key})
+        return _json({"message": GENERIC_PAY_ERROR}, 502)
+    # 3. What it said: paid (the one idempotent path), needs 3-D Secure, or declined.
+    with unit_of_work(get_engine()) as session:
+        current = session.get(Order, order_id)
+        attempt = session.get(Payment, payment_id)
+        assert current is not None and attempt is not None
+        answer = service.apply_result(session, order=current, payment=attempt, result=result)
+    response = _json(answer)
+    if answer["status"] == "succeeded":
+        decoded = carts.decode_cookie(request.cookies.get(carts.CART_COOKIE))
+        if decoded is not None:
+            carts.set_cart_cookie(request, response, Cart(token=decoded[0]), 0)
+    return response
+
+
+# --- staff: discounts (catalogue) and shipping (owner) -------------------------------------------
+
+
+def _discounts_page(
+    request: Request, db: Db, form: discounts.DiscountForm, status_code: int = 200
+) -> Response:
+    return render(
+        request,
+        "staff/discounts.html",
+        {"form": form, "errors": form.errors, "discounts": discounts.all_discounts(db)},
+        status_code=status_code,
+    )
+
+
+@router.get("/staff/discounts", name="checkout.staff_discounts")
+def staff_discounts(request: Request, db: Db, user: CatalogueStaff) -> Response:
+    return _discounts_page(request, db, discounts.DiscountForm())
+
+
+@router.post("/staff/discounts", name="checkout.staff_discount_create")
+def staff_discount_create(
+    request: Request,
+    db: Db,
+    user: CatalogueStaff,
+    code: FormText = "",
+    kind: FormText = "",
+    percent_off: FormText = "",
+    amount_off: FormText = "",
+    min_spend: FormText = "",
+    expires: FormText = "",
+    usage_limit: FormText = "",
+) -> Response:
+    form = discounts.DiscountForm(
+        code=code,
+        kind=kind or "percent",
+        percent_off=percent_off,
+        amount_off=amount_off,
+        min_spend=min_spend,
+        expires=expires,
+        usage_limit=usage_limit,
+    )
+    created = discounts.create_from_form(db, form=form)
+    if created is None:
+        return _discounts_page(request, db, form, status_code=422)
+    log.info("discount created", extra={"code": created.code, "staff": user.email})
+    return redirect("/staff/discounts", f"Discount code {created.code} saved.")
+
+
+@router.post("/staff/discounts/{discount_id}/active", name="checkout.staff_discount_active")
+def staff_discount_active(
+    request: Request, discount_id: int, db: Db, user: CatalogueStaff, active: FormText = ""
+) -> Response:
+    on = active == "1"
+    found = discounts.set_active(db, discount_id=discount_id, active=on)
+    return redirect("/staff/discounts", f"{found.code} {'switched on' if on else 'switched off'}.")
+
+
+@router.get("/staff/shipping", name="checkout.staff_shipping")
+def staff_shipping(request: Request, db: Db, user: Owner) -> Response:
+    rates = {code: Money(rate).to_major() for code, rate in shipping.flat_rates(db).items()}
+    return render(request, "staff/shipping.html", {"zones": shipping.ZONES, "values": rates, "errors": {}})
+
+
+@router.post("/staff/shipping", name="checkout.staff_shipping_save")
+def staff_shipping_save(
+    request: Request,
+    db: Db,
+    user: Owner,
+    rate_uk: FormText = "",
+    rate_europe: FormText = "",
+    rate_world: FormText = "",
+) -> Response:
+    data = {"rate_uk": rate_uk, "rate_europe": rate_europe, "rate_world": rate_world}
+    values: dict[str, Any] = {}
+    rates: dict[str, int] = {}
+    errors: dict[str, str] = {}
+    for code in shipping.ZONES:
+        raw = data.get(f"rate_{code}")
+        values[code] = raw if isinstance(raw, str) else ""
+        try:
+            amount = Money.from_major(values[code]).amount
+        except ValueError:
+            errors[f"rate_{code}"] = "Enter an amount in pounds, like 3.99"
+            continue
+        if not 0 <= amount <= 100_00:
+            errors[f"rate_{code}"] = "Enter an amount from £0 to £100."
+            continue
+        rates[code] = amount
+    if errors:
+        return render(
+            request,
+            "staff/shipping.html",
+            {"zones": shipping.ZONES, "values": values, "errors": errors},
+            status_code=422,
+        )
+    shipping.set_flat_rates(db, rates=rates)
+    log.info("shipping rates saved", extra={"staff": user.email, "rates": rates})
+    return redirect("/staff/shipping", "Delivery rates saved.")
+
+
+__all__ = ["Discount", "checkout_page", "router"]

@@ -1,0 +1,475 @@
+"""Checkout rules: the delivery form, the summary, placing the pending order, and card payment attempts.
+
+Services never commit. The payment route owns two short transactions around the call to Stripe:
+the attempt (with its idempotency key) is committed BEFORE Stripe is asked, and the answer is
+recorded after, so a crash in between leaves a key we can safely retry with.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from store.cart import service as carts
+from store.cart.models import Cart
+from store.checkout import discounts, shipping
+from store.checkout.models import PaymentAttempt
+from store.checkout.pricing import DiscountRule, LineIn, Quote, quote
+from store.config import Settings, get_settings
+from store.errors import Conflict, DomainError
+from store.order import service as orders
+from store.order.models import Order, OrderLine, OrderStatus, Payment
+from store.payment import PaymentResult
+from store.timeutil import utcnow
+
+log = logging.getLogger("store.checkout")
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# The Royal Mail shapes: A9 9AA, A99 9AA, AA9 9AA, AA99 9AA, A9A 9AA, AA9A 9AA; plus GIR 0AA.
+UK_POSTCODE_RE = re.compile(r"^(GIR ?0AA|[A-Z]{1,2}[0-9][0-9A-Z]? ?[0-9][A-Z]{2})$")
+POSTCODE_RES = {
+    "US": re.compile(r"^\d{5}(-\d{4})?$"),
+    "DE": re.compile(r"^\d{5}$"),
+    "FR": re.compile(r"^\d{5}$"),
+    "ES": re.compile(r"^\d{5}$"),
+    "IT": re.compile(r"^\d{5}$"),
+    "NL": re.compile(r"^\d{4} ?[A-Z]{2}$"),
+    "AU": re.compile(r"^\d{4}$"),
+    "CA": re.compile(r"^[A-Z]\d[A-Z] ?\d[A-Z]\d$"),
+}
+NO_POSTCODE = frozenset({"IE"})  # Eircodes are optional for delivery
+IN_FLIGHT_WINDOW = timedelta(seconds=30)
+LIVE_PAYMENT_STATUSES = ("created", "requires_action", "processing", "succeeded")
+
+
+@dataclass
+class AddressForm:
+    email: str = ""
+    full_name: str = ""
+    address_line1: str = ""
+    address_line2: str = ""
+    town: str = ""
+    postcode: str = ""
+    country: str = "GB"
+    round_up: bool = False
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_mapping(cls, data: Any) -> AddressForm:
+        def text(name: str, limit: int) -> str:
+            value = data.get(name)
+            return " ".join(value.split())[:limit] if isinstance(value, str) else ""
+
+        return cls(
+            email=text("email", 254),
+            full_name=text("full_name", 200),
+            address_line1=text("address_line1", 200),
+            address_line2=text("address_line2", 200),
+            town=text("town", 120),
+            postcode=text("postcode", 20).upper(),
+            country=(text("country", 2) or "GB").upper(),
+            round_up=data.get("round_up") in ("1", "on", "true", "yes"),
+        )
+
+    @classmethod
+    def from_order(cls, order: Order) -> AddressForm:
+        return cls(
+            email=order.email,
+            full_name=order.full_name,
+            address_line1=order.address_line1,
+            address_line2=order.address_line2,
+            town=order.town,
+            postcode=order.postcode,
+            country=order.country,
+        )
+
+
+def validate_address(form: AddressForm) -> bool:
+    errors = form.errors
+    if not EMAIL_RE.match(form.email):
+        errors["email"] = "Enter an email address like name@example.com, so we can send your receipt."
+    if len(form.full_name) < 2:
+        errors["full_name"] = "Enter the name of the person we are delivering to."
+    if len(form.address_line1) < 3:
+        errors["address_line1"] = "Enter the first line of the address."
+    if len(form.town) < 2:
+        errors["town"] = "Enter the town or city."
+    if form.country not in shipping.COUNTRY_NAMES:
+        errors["country"] = "Choose a country from the list."
+        return False
+    code = form.postcode
+    if form.country == "GB":
+        compact = code.replace(" ", "")
+        if not UK_POSTCODE_RE.match(code) and not UK_POSTCODE_RE.match(compact):
+            errors["postcode"] = "Enter a real UK postcode, like SW1A 1AA."
+        elif len(compact) >= 5:
+            form.postcode = f"{compact[:-3]} {compact[-3:]}"
+    elif not code:
+        if form.country not in NO_POSTCODE:
+            errors["postcode"] = "Enter the postcode."
+    else:
+        pattern = POSTCODE_RES.get(form.country)
+        if (pattern and not pattern.match(code)) or not re.match(r"^[A-Z0-9][A-Z0-9 -]{1,11}$", code):
+            errors["postcode"] = f"Enter a valid postcode for {shipping.COUNTRY_NAMES[form.country]}."
+    return not errors
+
+
+# --- summary -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Summary:
+    quote: Quote
+    discount_error: str | None = None
+    unavailable: list[str] = field(default_factory=list)  # titles no longer for sale
+    live_shipping: bool = False
+
+
+def summarise(
+    session: Session,
+    *,
+    cart: Cart | None,
+    country: str = "GB",
+    form: AddressForm | None = None,
+    live: bool = False,
+    settings: Settings | None = None,
+) -> Summary:
+    """Price the cart now, from the catalogue: lines, discount, delivery to `country`, VAT, total."""
+    settings = settings or get_settings()
+    items = carts.items(session, cart)
+    lines_in: list[LineIn] = []
+    unavailable: list[str] = []
+    for item in items:
+        if item.product is None or item.variant is None:
+            unavailable.append(item.title)
+            continue
+        price = item.variant.price_for(item.product)
+        lines_in.append(
+            LineIn(
+                sku=item.variant.sku,
+                title=item.product.title,
+                options=dict(item.variant.options),
+                quantity=item.line.quantity,
+                unit_price=price.amount,
+                vat_rate_bp=item.product.vat_rate_bp,
+                extra={
+                    "variant": item.variant,
+                    "article_id": item.line.article_id,
+                },
+            )
+        )
+    subtotal = sum(line.unit_price * line.quantity for line in lines_in)
+    rule: DiscountRule | None = None
+    discount_error: str | None = None
+    if cart is not None and cart.discount_code:
+        try:
+            found = discounts.check(discounts.find(session, cart.discount_code), subtotal=subtotal)
+            rule = discounts.rule_for(found)
+        except DomainError as exc:
+            discount_error = exc.message
+    choice = shipping.flat_choice(session, country)
+    if live and form is not None and settings.fulfilment == "printful" and lines_in:
+        live_choice = _live_rate(settings, form, lines_in)
+        if live_choice is not None:
+            choice = live_choice
+    result = quote(
+        lines_in,
+        discount=rule,
+        shipping_name=choice.name,
+        shipping=choice.amount if lines_in else 0,
+        round_up=bool(cart and cart.round_up),
+    )
+    return Summary(result, discount_error, unavailable, choice.live)
+
+
+def _live_rate(
+    settings: Settings, form: AddressForm, lines_in: list[LineIn]
+) -> shipping.ShippingChoice | None:
+    from store.fulfilment.providers import ProviderItem, Recipient
+    from store.money import Money
+
+    recipient = Recipient(
+        name=form.full_name,
+        address1=form.address_line1,
+        address2=form.address_line2 or None,
+        city=form.town,
+        country_code=form.country,
+        zip=form.postcode,
+        email=form.email,
+    )
+    items = [
+        ProviderItem(
+            variant_id=line.extra["variant"].provider_variant_id,
+            sku=line.sku,
+            quantity=line.quantity,
+            retail_price=Money(line.unit_price),
+        )
+        for line in lines_in
+    ]
+    return shipping.live_choice(settings, recipient=recipient, items=list(items))
+
+
+# --- placing the order ---------------------------------------------------------------------------
+
+
+def pending_order(session: Session, cart: Cart | None) -> Order | None:
+    """The cart's order while it can still be paid for."""
+    if cart is None or cart.order_id is None:
+        return None
+    order = session.get(Order, cart.order_id)
+    if order is None or order.status != OrderStatus.pending_payment:
+        return None
+    return order
+
+
+def _has_live_payment(session: Session, order: Order) -> bool:
+    found = session.exec(
+        select(Payment.id).where(Payment.order_id == order.id, col(Payment.status).in_(LIVE_PAYMENT_STATUSES))
+    ).first()
+    return found is not None
+
+
+def _new_order(session: Session, **fields: Any) -> Order:
+    for _ in range(5):
+        order = Order(number=orders.new_order_number(), token=orders.new_order_token(), **fields)
+        try:
+            with session.begin_nested():
+                session.add(order)
+                session.flush()
+            return order
+        except IntegrityError:  # a number already taken: draw again
+            continue
+    raise DomainError("We couldn't start your order. Please try again.")
+
+
+def place_order(
+    session: Session, *, cart: Cart, form: AddressForm, settings: Settings | None = None
+) -> Order:
+    """Create (or, while unpaid and no payment is under way, update) the cart's pending order.
+
+    Lines, unit prices, VAT rate and amount per line, delivery and discount are frozen into it from
+    the catalogue as it is now. Consumes a use of the discount code (DomainError if none is left).
+    """
+    summary = summarise(session, cart=cart, country=form.country, form=form, live=True, settings=settings)
+    if summary.unavailable:
+        raise DomainError(
+            "Some items are no longer available: "
+            + ", ".join(summary.unavailable)
+            + ". Please review your cart."
+        )
+    q = summary.quote
+    if not q.lines:
+        raise DomainError("Your cart is empty.")
+    if summary.discount_error:
+        raise DomainError(summary.discount_error, field="discount_code")
+    fields: dict[str, Any] = {
+        "email": form.email,
+        "full_name": form.full_name,
+        "address_line1": form.address_line1,
+        "address_line2": form.address_line2,
+        "town": form.town,
+        "postcode": form.postcode,
+        "country": form.country,
+        "currency": q.currency,
+        "subtotal": q.subtotal,
+        "discount_code": q.discount_code,
+        "discount_amount": q.discount,
+        "shipping_name": q.shipping_name,
+        "shipping_amount": q.shipping,
+        "shipping_vat_amount": q.shipping_vat,
+        "vat_amount": q.vat,
+        "total": q.total,
+        "attribution_article_id": next(
+            (line.extra["article_id"] for line in q.lines if line.extra.get("article_id")), None
+        ),
+    }
+    order = pending_order(session, cart)
+    if order is not None and not _has_live_payment(session, order):
+        for name, value in fields.items():
+            setattr(order, name, value)
+        order.updated_at = utcnow()
+        session.add(order)
+        session.execute(delete(OrderLine).where(col(OrderLine.order_id) == order.id))
+        created = False
+    else:
+        order = _new_order(session, **fields)
+        created = True
+    assert order.id is not None
+    for line in q.lines:
+        variant = line.extra["variant"]
+        session.add(
+            OrderLine(
+                order_id=order.id,
+                kind="product",
+                sku=line.sku,
+                variant_id=variant.id,
+                product_title=line.title,
+                options=line.options,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                discount_amount=line.discount,
+                line_total=line.total,
+                vat_rate_bp=line.vat_rate_bp,
+                vat_amount=line.vat,
+                provider_cost=variant.provider_cost,
+                provider_variant_id=variant.provider_variant_id,
+                print_file_url=variant.print_file_url,
+            )
+        )
+    if q.donation:
+        session.add(
+            OrderLine(
+                order_id=order.id,
+                kind="donation",
+                product_title="Round-up for independent journalism",
+                quantity=1,
+                unit_price=q.donation,
+                line_total=q.donation,
+            )
+        )
+    if q.discount_code:
+        found = discounts.find(session, q.discount_code)
+        assert found is not None
+        discounts.consume(session, discount=found, order=order)
+    else:
+        discounts.release(session, order=order)
+    cart.order_id = order.id
+    session.add(cart)
+    if created:
+        orders.record_event(
+            session, order, kind="note", actor="shopper", message="Order placed; awaiting payment."
+        )
+    session.flush()
+    log.info(
+        "order placed" if created else "order updated",
+        extra={"order": order.number, "total": order.total, "lines": len(q.lines)},
+    )
+    return order
+
+
+def order_lines(session: Session, order: Order) -> list[OrderLine]:
+    return list(
+        session.exec(
+            select(OrderLine).where(OrderLine.order_id == order.id).order_by(col(OrderLine.id))
+        ).all()
+    )
+
+
+# --- card payment attempts -----------------------------------------------------------------------
+
+
+def begin_attempt(session: Session, *, order: Order, payment_method: str) -> Payment:
+    """The Payment (with its idempotency key) for paying `order` with `payment_method`.
+
+    The same pm_… always gets the same attempt, so the same key: Stripe answers a repeat with the
+    same intent and never charges twice. A new pm_… is a new attempt `order-{number}-pay-{n}`.
+    """
+    assert order.id is not None
+    known = session.exec(
+        select(PaymentAttempt).where(PaymentAttempt.payment_method == payment_method)
+    ).first()
+    if known is not None:
+        if known.order_id != order.id:
+            raise DomainError("That card was set up for another order. Please enter your card again.")
+        payment = session.get(Payment, known.payment_id)
+        assert payment is not None
+        return payment
+    cutoff = utcnow() - IN_FLIGHT_WINDOW
+    for earlier in session.exec(
+        select(Payment).where(Payment.order_id == order.id, Payment.status == "created")
+    ):
+        created_at = (
+            earlier.created_at
+            if earlier.created_at.tzinfo
+            else earlier.created_at.replace(tzinfo=cutoff.tzinfo)
+        )
+        if created_at > cutoff:
+            raise Conflict(
+                "We're still waiting to hear about your last payment attempt. "
+                "Please try again in a few seconds."
+            )
+    attempts = session.exec(select(PaymentAttempt.attempt).where(PaymentAttempt.order_id == order.id)).all()
+    number = max(attempts, default=0) + 1
+    payment = Payment(
+        order_id=order.id,
+        idempotency_key=f"order-{order.number}-pay-{number}",
+        amount=order.total,
+        currency=order.currency,
+        status="created",
+    )
+    session.add(payment)
+    session.flush()
+    assert payment.id is not None
+    session.add(
+        PaymentAttempt(
+            order_id=order.id, attempt=number, payment_method=payment_method, payment_id=payment.id
+        )
+    )
+    session.flush()
+    log.info(
+        "payment attempt", extra={"order": order.number, "attempt": number, "key": payment.idempotency_key}
+    )
+    return payment
+
+
+def complete_url(order: Order) -> str:
+    return f"/checkout/complete/{order.token}"
+
+
+def apply_result(
+    session: Session, *, order: Order, payment: Payment, result: PaymentResult
+) -> dict[str, Any]:
+    """Record what Stripe said about an attempt and answer the page (card-payment.js's JSON)."""
+    if result.intent_id and payment.intent_id is None:
+        payment.intent_id = result.intent_id
+    payment.status = result.status
+    payment.failure_message = result.decline_message or ""
+    payment.updated_at = utcnow()
+    session.add(payment)
+    session.flush()
+    if result.status == "succeeded":
+        assert result.intent_id is not None
+        orders.mark_paid(
+            session, order=order, intent_id=result.intent_id, amount=result.amount.amount, actor="checkout"
+        )
+        session.refresh(order)
+        if order.status == OrderStatus.pending_payment:
+            log.error("payment succeeded but the order is not paid", extra={"order": order.number})
+            return {
+                "status": "failed",
+                "message": "We received your payment but need to check it. We'll email you shortly; "
+                "please don't pay again.",
+            }
+        for cart in session.exec(select(Cart).where(Cart.order_id == order.id)).all():
+            carts.clear(session, cart=cart)
+        return {"status": "succeeded", "redirect": complete_url(order)}
+    if result.status == "requires_action":
+        return {
+            "status": "requires_action",
+            "client_secret": result.client_secret,
+            "payment_intent": result.intent_id,
+        }
+    if result.status == "processing":
+        return {"status": "succeeded", "redirect": complete_url(order)}
+    orders.record_event(
+        session,
+        order,
+        kind="payment",
+        actor="checkout",
+        message=f"Payment attempt not completed: {result.decline_message}",
+    )
+    return {"status": "failed", "message": result.decline_message or "Your card was declined."}
+
+
+def payment_for_intent(session: Session, *, order: Order, intent_id: str) -> Payment | None:
+    """The attempt of THIS order that created `intent_id`, or None (then the page must not be trusted)."""
+    return session.exec(
+        select(Payment).where(Payment.intent_id == intent_id, Payment.order_id == order.id)
+    ).first()

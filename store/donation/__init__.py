@@ -1,0 +1,1 @@
+"""Donations: one-off (PaymentIntent) and monthly support (Subscription), through store.payment."""

@@ -1,0 +1,489 @@
+"""Donation rules: validate, one attempt at a time with our own idempotency keys, record what Stripe
+says through one idempotent path (the page and the webhook both land here), thank, cancel.
+
+Keyword-only; never commits. The Stripe calls themselves are made by the route between two
+transactions (begin_attempt commits the key first, so a crash never loses track of a charge).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col
+
+from store import payment
+from store.config import get_settings
+from store.donation import repository
+from store.donation.models import Donation, DonationKind, DonationPayment, DonationStatus
+from store.errors import Conflict, DomainError, NotFound
+from store.mail.service import queue_email, render_email
+from store.money import Money
+from store.timeutil import utcnow
+
+log = logging.getLogger("store.donation")
+
+MIN_AMOUNT = Money(100)  # £1
+MAX_AMOUNT = Money(1_000_000)  # £10,000
+SHORTCUTS = (5, 10, 25)
+REFERENCE_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+EMAIL_RE = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;.]{2,}$")
+MANAGE_SALT = "donation-manage"
+# An attempt still with Stripe (timeouts and the SDK's retries take up to ~45 s). After this, a new
+# submit first replays the old attempt with its own key to learn how it ended, then starts afresh.
+IN_FLIGHT = timedelta(seconds=90)
+FINISHED = (DonationStatus.succeeded, DonationStatus.active, DonationStatus.cancelled)
+
+
+def new_reference() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def parse_amount(raw: str) -> Money:
+    text = raw.strip().replace("£", "").replace(",", "").strip()
+    if not text:
+        raise DomainError("Enter an amount", field="amount")
+    try:
+        pounds = Decimal(text)
+    except InvalidOperation as exc:
+        raise DomainError("Enter an amount in pounds, like 5 or 12.50", field="amount") from exc
+    if not pounds.is_finite() or pounds != pounds.quantize(Decimal("0.01")):
+        raise DomainError("Enter an amount in pounds, like 5 or 12.50", field="amount")
+    amount = Money(int(pounds * 100))
+    if amount.amount < MIN_AMOUNT.amount or amount.amount > MAX_AMOUNT.amount:
+        raise DomainError(
+            f"Enter an amount between {MIN_AMOUNT.format()} and {MAX_AMOUNT.format()}", field="amount"
+        )
+    return amount
+
+
+@dataclass
+class DonationForm:
+    frequency: str = DonationKind.one_off
+    amount: str = ""
+    email: str = ""
+    full_name: str = ""
+    reference: str = ""
+    source: str = ""  # the slug of the article the donor came from, if any
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_mapping(cls, data: Any) -> DonationForm:
+        def get(name: str) -> str:
+            value = data.get(name)
+            return str(value)[:300] if value is not None else ""
+
+        return cls(
+            frequency=get("frequency") or DonationKind.one_off,
+            amount=get("amount"),
+            email=get("email"),
+            full_name=get("full_name"),
+            reference=get("reference"),
+            source=get("from"),
+        )
+
+    def validate(self) -> Money:
+        """The amount, or DomainError for the first problem (all problems are in .errors)."""
+        self.errors = {}
+        amount = Money(0)
+        if self.frequency not in (DonationKind.one_off, DonationKind.monthly):
+            self.errors["frequency"] = "Choose one-off or monthly"
+        try:
+            amount = parse_amount(self.amount)
+        except DomainError as exc:
+            self.errors["amount"] = exc.message
+        self.email = self.email.strip()
+        if not self.email:
+            self.errors["email"] = "Enter your email address"
+        elif len(self.email) > 254 or not EMAIL_RE.match(self.email):
+            self.errors["email"] = "Enter an email address like name@example.com"
+        self.full_name = " ".join(self.full_name.split())
+        if not self.full_name:
+            self.errors["full_name"] = "Enter your full name"
+        elif len(self.full_name) > 200:
+            self.errors["full_name"] = "Keep your name to 200 characters or fewer"
+        if not REFERENCE_RE.match(self.reference):
+            self.errors["reference"] = "This form has expired. Please reload the page and try again."
+        if self.errors:
+            name, message = next(iter(self.errors.items()))
+            raise DomainError(message, field=name)
+        return amount
+
+
+# --- attempts --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Attempt:
+    reference: str
+    kind: str
+    amount: Money
+    email: str
+    full_name: str
+    idempotency_key: str
+    payment_method: str
+    replay: bool = False  # the same key and card again, to learn how an interrupted attempt ended
+    done: bool = False  # already paid: nothing to charge
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        return {"kind": "donation", "donation": self.reference}
+
+
+def _article_id(session: Session, slug: str) -> int | None:
+    if not slug:
+        return None
+    from store.news import repository as news
+
+    article = news.by_slug(session, slug[:160])
+    return article.id if article is not None else None
+
+
+def begin_attempt(session: Session, *, form: DonationForm, amount: Money, payment_method: str) -> Attempt:
+    """Claim the donation for one attempt and store its idempotency key (commit before calling Stripe)."""
+    if not payment_method.startswith("pm_") or len(payment_method) > 120:
+        raise DomainError("Your card details didn't come through. Please try again.", field="card")
+    donation = repository.by_reference(session, form.reference, for_update=True)
+    if donation is None:
+        candidate = Donation(
+            reference=form.reference,
+            kind=form.frequency,
+            amount=amount.amount,
+            currency=amount.currency,
+            email=form.email,
+            full_name=form.full_name,
+            article_id=_article_id(session, form.source),
+        )
+        try:
+            with session.begin_nested():
+                session.add(candidate)
+        except IntegrityError:
+            pass
+        donation = repository.by_reference(session, form.reference, for_update=True)
+        assert donation is not None
+    if donation.status in FINISHED:
+        return attempt_for(donation, done=True)
+    now = utcnow()
+    if donation.status == DonationStatus.processing:
+        if donation.updated_at > now - IN_FLIGHT:
+            raise Conflict("Your payment is already on its way. Please wait a moment before trying again.")
+        donation.updated_at = now
+        session.add(donation)
+        log.warning("replaying an interrupted donation attempt", extra={"donation": donation.reference})
+        return attempt_for(donation, replay=True)
+    donation.kind = form.frequency
+    donation.amount = amount.amount
+    donation.currency = amount.currency
+    donation.email = form.email
+    donation.full_name = form.full_name
+    donation.attempts += 1
+    donation.idempotency_key = f"donation-{donation.reference}-{donation.attempts}"
+    donation.payment_method = payment_method
+    donation.status = DonationStatus.processing
+    donation.failure_message = ""
+    donation.updated_at = now
+    session.add(donation)
+    return attempt_for(donation)
+
+
+def attempt_for(donation: Donation, *, replay: bool = False, done: bool = False) -> Attempt:
+    return Attempt(
+        reference=donation.reference,
+        kind=donation.kind,
+        amount=donation.money(),
+        email=donation.email,
+        full_name=donation.full_name,
+        idempotency_key=donation.idempotency_key,
+        payment_method=donation.payment_method,
+        replay=replay,
+        done=done,
+    )
+
+
+def charge(attempt: Attempt) -> payment.PaymentResult | payment.SubscriptionResult:
+    """The Stripe call for an attempt. Outside any transaction; raises payment.PaymentError."""
+    if attempt.kind == DonationKind.monthly:
+        return payment.start_monthly_support(
+            email=attempt.email,
+            name=attempt.full_name,
+            amount=attempt.amount,
+            payment_method=attempt.payment_method,
+            idempotency_key=attempt.idempotency_key,
+            metadata=attempt.metadata,
+        )
+    return payment.pay(
+        amount=attempt.amount,
+        payment_method=attempt.payment_method,
+        idempotency_key=attempt.idempotency_key,
+        metadata=attempt.metadata,
+    )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # "succeeded" | "requires_action" | "failed"
+    message: str = ""
+    client_secret: str | None = field(default=None, repr=False)
+    payment_intent: str | None = None
+
+
+def get(session: Session, reference: str, *, for_update: bool = False) -> Donation:
+    donation = repository.by_reference(session, reference, for_update=for_update)
+    if donation is None:
+        raise NotFound("No such donation.")
+    return donation
+
+
+def record_result(
+    session: Session, *, reference: str, result: payment.PaymentResult | payment.SubscriptionResult
+) -> Outcome:
+    donation = get(session, reference, for_update=True)
+    donation.updated_at = utcnow()
+    if isinstance(result, payment.SubscriptionResult):
+        donation.customer_id = result.customer_id or donation.customer_id
+        donation.subscription_id = result.subscription_id or donation.subscription_id
+        if result.status == "active":
+            mark_monthly_payment(session, donation=donation, amount=donation.amount, paid_at=utcnow())
+            return Outcome("succeeded")
+        if result.status == "requires_action" and result.client_secret:
+            donation.intent_id = result.client_secret.split("_secret_")[0]
+            donation.status = DonationStatus.requires_action
+            session.add(donation)
+            return Outcome(
+                "requires_action", client_secret=result.client_secret, payment_intent=donation.intent_id
+            )
+        return _failed(session, donation, result.decline_message)
+    donation.intent_id = result.intent_id or donation.intent_id
+    if result.status == "succeeded":
+        assert result.intent_id is not None
+        mark_one_off_paid(session, donation=donation, intent_id=result.intent_id, amount=result.amount.amount)
+        return Outcome("succeeded")
+    if result.status == "requires_action" and result.client_secret:
+        donation.status = DonationStatus.requires_action
+        session.add(donation)
+        return Outcome("requires_action", client_secret=result.client_secret, payment_intent=result.intent_id)
+    if result.status == "processing":
+        session.add(donation)  # stays processing: the webhook or reconcile will finish it
+        return Outcome(
+            "failed", "Your bank is still processing the payment. We'll email you when it's through."
+        )
+    return _failed(session, donation, result.decline_message)
+
+
+def _failed(session: Session, donation: Donation, message: str | None) -> Outcome:
+    text = message or "The payment didn't go through. Please try again or use another card."
+    if donation.status not in FINISHED:
+        donation.status = DonationStatus.failed
+        donation.failure_message = text[:500]
+    session.add(donation)
+    log.info("donation attempt failed", extra={"donation": donation.reference, "attempt": donation.attempts})
+    return Outcome("failed", text)
+
+
+def after_authentication(session: Session, *, reference: str, intent_id: str) -> Outcome:
+    """The page finished 3-D Secure: ask Stripe how the attempt stands now and record it."""
+    donation = get(session, reference)
+    if donation.status in FINISHED:
+        return Outcome("succeeded")
+    if donation.intent_id != intent_id or donation.status != DonationStatus.requires_action:
+        raise DomainError("That payment doesn't belong to this donation.", field="card")
+    result: payment.PaymentResult | payment.SubscriptionResult
+    if donation.kind == DonationKind.monthly:
+        assert donation.subscription_id is not None
+        result = payment.retrieve_monthly_support(donation.subscription_id)
+        if result.status in ("failed", "requires_action", "cancelled"):
+            payment.cancel_monthly_support(donation.subscription_id)  # leave nothing half-subscribed
+            if result.status != "failed":
+                result = payment.SubscriptionResult(
+                    result.customer_id,
+                    result.subscription_id,
+                    "failed",
+                    None,
+                    "Your bank could not confirm the payment. Please try again or use another card.",
+                )
+    else:
+        result = payment.retrieve_payment(intent_id)
+        if result.status == "requires_action":
+            return _failed(
+                session,
+                get(session, reference, for_update=True),
+                "Your bank could not confirm the payment. Please try again or use another card.",
+            )
+    return record_result(session, reference=reference, result=result)
+
+
+# --- money received: one idempotent path for the page, the webhook and reconcile --------------------
+
+
+def _add_payment(
+    session: Session, *, donation: Donation, external_id: str, amount: int, paid_at: datetime
+) -> bool:
+    if repository.payment_exists(session, external_id):
+        return False
+    assert donation.id is not None
+    try:
+        with session.begin_nested():
+            session.add(
+                DonationPayment(
+                    donation_id=donation.id,
+                    external_id=external_id,
+                    amount=amount,
+                    currency=donation.currency,
+                    paid_at=paid_at,
+                )
+            )
+    except IntegrityError:  # the webhook and the page raced; one row is all we want
+        return False
+    return True
+
+
+def mark_one_off_paid(session: Session, *, donation: Donation, intent_id: str, amount: int) -> None:
+    added = _add_payment(session, donation=donation, external_id=intent_id, amount=amount, paid_at=utcnow())
+    session.execute(
+        update(Donation)
+        .where(col(Donation.id) == donation.id, col(Donation.status) != DonationStatus.succeeded)
+        .values(
+            status=DonationStatus.succeeded, succeeded_at=utcnow(), intent_id=intent_id, updated_at=utcnow()
+        )
+    )
+    session.refresh(donation)
+    if added:
+        log.info("one-off donation paid", extra={"donation": donation.reference, "amount": amount})
+    _thank(session, donation)
+
+
+def mark_monthly_payment(session: Session, *, donation: Donation, amount: int, paid_at: datetime) -> None:
+    """One month of support received. Keyed by subscription and billing day, so the page and the
+    invoice webhook for the same first payment count once (documented limit: a first payment whose
+    page answer and invoice straddle midnight UTC would count twice)."""
+    assert donation.subscription_id is not None
+    external_id = f"{donation.subscription_id}:{paid_at.astimezone(UTC).date().isoformat()}"
+    added = _add_payment(session, donation=donation, external_id=external_id, amount=amount, paid_at=paid_at)
+    if donation.status not in FINISHED:
+        donation.status = DonationStatus.active
+        donation.succeeded_at = donation.succeeded_at or utcnow()
+        donation.updated_at = utcnow()
+        session.add(donation)
+    session.flush()
+    if added:
+        log.info("monthly support payment", extra={"donation": donation.reference, "amount": amount})
+    _thank(session, donation)
+
+
+def manage_token(donation: Donation) -> str:
+    return URLSafeSerializer(get_settings().secret_key, salt=MANAGE_SALT).dumps(donation.reference)
+
+
+def manage_url(donation: Donation) -> str:
+    return f"{get_settings().base_url.rstrip('/')}/donate/manage/{manage_token(donation)}"
+
+
+def donation_for_manage_token(session: Session, token: str) -> Donation:
+    try:
+        reference = URLSafeSerializer(get_settings().secret_key, salt=MANAGE_SALT).loads(token)
+    except BadSignature as exc:
+        raise NotFound("This link isn't valid. Please check it was copied in full.") from exc
+    return get(session, str(reference))
+
+
+def _thank(session: Session, donation: Donation) -> None:
+    text, html = render_email(
+        "donation_thanks",
+        donation=donation,
+        amount=donation.money(),
+        monthly=donation.kind == DonationKind.monthly,
+        manage_url=manage_url(donation),
+    )
+    queue_email(
+        session,
+        key=f"donation-{donation.reference}-thanks",
+        to=donation.email,
+        subject="Thank you for supporting Red Revolution Media",
+        text=text,
+        html=html,
+    )
+
+
+def cancel_monthly(session: Session, *, donation: Donation) -> None:
+    if donation.kind != DonationKind.monthly or donation.subscription_id is None:
+        raise DomainError("This donation isn't monthly support.")
+    if donation.status == DonationStatus.cancelled:
+        return
+    payment.cancel_monthly_support(donation.subscription_id)  # cancelling twice is fine
+    donation.status = DonationStatus.cancelled
+    donation.cancelled_at = utcnow()
+    donation.updated_at = utcnow()
+    session.add(donation)
+    log.info("monthly support cancelled by the donor", extra={"donation": donation.reference})
+
+
+# --- webhooks --------------------------------------------------------------------------------------
+
+
+def _subscription_of(invoice: dict[str, Any]) -> str | None:
+    sub = invoice.get("subscription")
+    if isinstance(sub, dict):
+        sub = sub.get("id")
+    if not sub:  # current Stripe API versions: parent.subscription_details.subscription
+        details = (invoice.get("parent") or {}).get("subscription_details") or {}
+        sub = details.get("subscription")
+    return str(sub) if sub else None
+
+
+def handle_stripe_event(session: Session, event: dict[str, Any]) -> bool:
+    """Called by the Stripe webhook processor for every event. True if it was a donation's and is now
+    handled (idempotently: a redelivered event changes nothing). False: not ours, keep looking."""
+    kind = str(event.get("type") or "")
+    obj = ((event.get("data") or {}).get("object")) or {}
+    if not isinstance(obj, dict):
+        return False
+    if kind.startswith("payment_intent."):
+        metadata = obj.get("metadata") or {}
+        if metadata.get("kind") != "donation" or not metadata.get("donation"):
+            return False
+        donation = repository.by_reference(session, str(metadata["donation"]))
+        if donation is None or donation.kind != DonationKind.one_off:
+            return donation is not None
+        if kind == "payment_intent.succeeded":
+            mark_one_off_paid(session, donation=donation, intent_id=str(obj["id"]), amount=int(obj["amount"]))
+        elif (
+            kind == "payment_intent.payment_failed"
+            and donation.intent_id == obj.get("id")
+            and donation.status in (DonationStatus.processing, DonationStatus.requires_action)
+        ):
+            _failed(session, donation, None)
+        return True
+    if kind in ("invoice.payment_succeeded", "invoice.paid"):
+        sub = _subscription_of(obj)
+        donation = repository.by_subscription(session, sub) if sub else None
+        if donation is None:
+            return False
+        amount = int(obj.get("amount_paid") or 0)
+        if amount > 0:
+            paid_ts = ((obj.get("status_transitions") or {}).get("paid_at")) or obj.get("created")
+            paid_at = datetime.fromtimestamp(int(paid_ts), UTC) if paid_ts else utcnow()
+            mark_monthly_payment(session, donation=donation, amount=amount, paid_at=paid_at)
+        return True
+    if kind in ("customer.subscription.deleted", "customer.subscription.updated"):
+        donation = repository.by_subscription(session, str(obj.get("id")))
+        if donation is None:
+            return False
+        if (
+            obj.get("status") in ("canceled", "incomplete_expired", "unpaid")
+            and donation.status != DonationStatus.cancelled
+        ):
+            donation.status = DonationStatus.cancelled
+            donation.cancelled_at = utcnow()
+            donation.updated_at = utcnow()
+            session.add(donation)
+            log.info("monthly support ended at Stripe", extra={"donation": donation.reference})
+        return True
+    return False

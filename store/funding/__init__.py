@@ -1,0 +1,1 @@
+"""The funding page: the month's costs against donations and the shop's margin."""

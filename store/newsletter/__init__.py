@@ -1,0 +1,1 @@
+"""The newsletter: double opt-in sign-up, one-click unsubscribe, a consent record, staff-sent issues."""

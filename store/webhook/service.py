@@ -1,0 +1,90 @@
+"""Store each verified webhook once, and process stored events through the handlers domains register.
+
+Domains react to events in their own `<domain>/webhooks.py`, found through store.registry:
+
+    from store.webhook.service import handles
+
+    @handles("stripe", "payment_intent.succeeded")
+    def paid(session: Session, event: InboundEvent) -> None: ...
+
+A handler runs inside the job's transaction (in a savepoint); it must be idempotent and move
+statuses forward only. Raising marks the event failed with the error; the sweep retries it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, select
+
+from store.webhook.models import InboundEvent
+
+log = logging.getLogger("store.webhook")
+
+Handler = Callable[[Session, InboundEvent], None]
+_HANDLERS: dict[tuple[str, str], list[Handler]] = {}
+_loaded = False
+
+
+def handles(source: str, type: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        found = _HANDLERS.setdefault((source, type), [])
+        if fn not in found:
+            found.append(fn)
+        return fn
+
+    return register
+
+
+def handlers_for(source: str, type: str) -> list[Handler]:
+    global _loaded
+    if not _loaded:
+        from store.registry import domain_modules
+
+        domain_modules("webhooks")  # importing them registers their handlers
+        _loaded = True
+    return list(_HANDLERS.get((source, type), []))
+
+
+def store_inbound(
+    session: Session, *, source: str, external_id: str, type: str, payload: dict[str, Any]
+) -> InboundEvent | None:
+    """Insert the event unless (source, external_id) is already stored: INSERT … ON CONFLICT DO NOTHING.
+
+    Returns the new row, or None for a duplicate (answer 200 and do nothing more). Safe when the same
+    event arrives many times at once: the unique index lets exactly one insert through.
+    """
+    values = {"source": source, "external_id": external_id[:128], "type": type[:80], "payload": payload}
+    dialect = session.get_bind().dialect.name
+    stmt: Any
+    if dialect == "postgresql":
+        stmt = (
+            pg_insert(InboundEvent)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["source", "external_id"])
+        )
+    elif dialect == "sqlite":
+        stmt = (
+            sqlite_insert(InboundEvent)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["source", "external_id"])
+        )
+    else:  # pragma: no cover - other databases: a plain insert in a savepoint
+        stmt = insert(InboundEvent).values(**values)
+    new_id = session.execute(stmt.returning(InboundEvent.id)).scalar_one_or_none()  # type: ignore[attr-defined]
+    if new_id is None:
+        log.info("duplicate webhook ignored", extra={"source": source, "external_id": external_id})
+        return None
+    return session.exec(select(InboundEvent).where(InboundEvent.id == new_id)).one()
+
+
+def event_object(event: InboundEvent) -> dict[str, Any]:
+    """A Stripe event's data.object (an empty dict when absent)."""
+    data = event.payload.get("data") or {}
+    obj = data.get("object") if isinstance(data, dict) else None
+    return obj if isinstance(obj, dict) else {}

@@ -1,0 +1,191 @@
+"""The guest cart over HTTP: add, change, remove; refused quantities; prices only from the catalogue."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from store.cart.models import Cart, CartLine
+from store.cart.service import CART_COOKIE, decode_cookie, encode_cookie
+from store.news.models import Article
+from tests.conftest import csrf_from, get_csrf
+from tests.store.checkout.shop import add, make_product, sku_of, soup
+
+
+def cart_lines(db) -> list[CartLine]:  # type: ignore[no-untyped-def]
+    db.rollback()  # a fresh snapshot: the app wrote through its own connection
+    found = list(db.exec(select(CartLine).order_by(CartLine.id)).all())
+    db.rollback()
+    return found
+
+
+def test_add_by_sku_then_by_product_options_merges_into_one_line(client, db) -> None:  # type: ignore[no-untyped-def]
+    product = make_product(db, price="25.00")
+    sku = sku_of(db, product, "M")
+    # when the same variant is added by SKU and by product + size + colour
+    first = add(client, sku, 2)
+    token = get_csrf(client)
+    second = client.post(
+        "/cart/add",
+        data={"csrf_token": token, "product": product.slug, "size": "M", "colour": "Black", "quantity": "3"},
+        follow_redirects=False,
+    )
+    # then both answer 303 to /cart and there is one line of 5
+    assert (first.status_code, first.headers["location"]) == (303, "/cart")
+    assert second.status_code == 303
+    lines = cart_lines(db)
+    assert [(ln.sku, ln.quantity) for ln in lines] == [(sku, 5)]
+    page = soup(client.get("/cart").text)
+    assert page.select_one(".cart-count").get_text() == "5"
+    assert page.select_one('[data-amount="subtotal"]').get_text() == "£125.00"
+    assert page.select_one('[data-amount="total"]')["data-pence"] == str(12500 + 399)
+    assert page.find("a", string="Checkout")["href"] == "/checkout"
+    assert page.find("label", string="Quantity") is not None
+
+
+@pytest.mark.parametrize("quantity", ["0", "-1", "1000000000", "abc", "", "2.5", "21"])
+def test_refused_quantities_change_nothing(client, db, quantity: str) -> None:  # type: ignore[no-untyped-def]
+    sku = sku_of(db, make_product(db))
+    response = add(client, sku, quantity)
+    assert response.status_code == 422
+    assert soup(response.text).find(string="Choose a quantity from 1 to 20.") is not None
+    assert cart_lines(db) == []
+
+
+def test_quantity_update_refuses_out_of_range_and_keeps_the_old_value(client, db) -> None:  # type: ignore[no-untyped-def]
+    sku = sku_of(db, make_product(db))
+    add(client, sku, 2)
+    line = cart_lines(db)[0]
+    page = client.get("/cart")
+    token = csrf_from(page.text)
+    for bad in ("0", "-1", "1000000000", "abc"):
+        r = client.post(
+            f"/cart/lines/{line.id}", data={"csrf_token": token, "quantity": bad}, follow_redirects=False
+        )
+        assert r.status_code == 422
+        assert (
+            soup(r.text).select_one(f"#qty-{line.id}-error").get_text() == "Choose a quantity from 1 to 20."
+        )
+    ok = client.post(
+        f"/cart/lines/{line.id}", data={"csrf_token": token, "quantity": "20"}, follow_redirects=False
+    )
+    assert ok.status_code == 303
+    assert cart_lines(db)[0].quantity == 20
+    # adding more past 20 is refused too
+    assert add(client, sku, 1).status_code == 422
+    assert cart_lines(db)[0].quantity == 20
+
+
+def test_injected_price_fields_are_ignored(client, db) -> None:  # type: ignore[no-untyped-def]
+    product = make_product(db, price="25.00")
+    sku = sku_of(db, product)
+    r = add(client, sku, 1, price="1", unit_price="1", total="1", amount="1", vat_rate_bp="0")
+    assert r.status_code == 303
+    page = soup(client.get("/cart").text)
+    assert page.select_one('[data-amount="subtotal"]').get_text() == "£25.00"
+
+
+def test_unknown_and_unpublished_skus_are_refused(client, db) -> None:  # type: ignore[no-untyped-def]
+    draft = make_product(db, "Draft shirt", published=False)
+    for sku in ("NO-SUCH-SKU", sku_of(db, draft)):
+        r = add(client, sku, 1)
+        assert r.status_code == 422
+        assert "isn't available" in soup(r.text).select_one("p.error").get_text()
+    assert cart_lines(db) == []
+
+
+def test_price_comes_from_the_catalogue_at_render(client, db) -> None:  # type: ignore[no-untyped-def]
+    product = make_product(db, price="25.00")
+    add(client, sku_of(db, product), 2)
+    product.price = 3000
+    db.add(product)
+    db.commit()
+    page = soup(client.get("/cart").text)
+    assert page.select_one('[data-amount="subtotal"]').get_text() == "£60.00"
+
+
+def test_unpublished_after_adding_is_shown_but_not_counted(client, db) -> None:  # type: ignore[no-untyped-def]
+    keep = make_product(db, "Keep", price="20.00")
+    gone = make_product(db, "Gone", price="25.00")
+    add(client, sku_of(db, keep), 1)
+    add(client, sku_of(db, gone), 1)
+    gone.is_published = False
+    db.add(gone)
+    db.commit()
+    page = soup(client.get("/cart").text)
+    assert page.select_one('[data-amount="subtotal"]').get_text() == "£20.00"
+    assert "Gone" in page.select_one(".notice").get_text()
+
+
+def test_remove_line(client, db) -> None:  # type: ignore[no-untyped-def]
+    add(client, sku_of(db, make_product(db)), 1)
+    line = cart_lines(db)[0]
+    token = get_csrf(client)
+    r = client.post(f"/cart/lines/{line.id}/remove", data={"csrf_token": token}, follow_redirects=False)
+    assert r.status_code == 303
+    assert cart_lines(db) == []
+    assert soup(client.get("/cart").text).select_one(".cart-count").get_text() == "0"
+
+
+def test_tampered_cookie_is_an_empty_cart_not_an_error(client, db) -> None:  # type: ignore[no-untyped-def]
+    add(client, sku_of(db, make_product(db)), 3)
+    good = client.cookies.get(CART_COOKIE)
+    assert decode_cookie(good) is not None
+    client.cookies.set(CART_COOKIE, good[:-3] + ("AAA" if not good.endswith("AAA") else "BBB"))
+    page = client.get("/cart")
+    assert page.status_code == 200
+    assert soup(page.text).select_one(".empty-cart") is not None
+    assert soup(client.get("/").text).select_one(".cart-count").get_text() == "0"
+    client.cookies.set(CART_COOKIE, "garbage")
+    assert client.get("/cart").status_code == 200
+
+
+def test_another_carts_line_cannot_be_changed(client, db) -> None:  # type: ignore[no-untyped-def]
+    sku = sku_of(db, make_product(db))
+    add(client, sku, 1)
+    mine = cart_lines(db)[0]
+    other = Cart(token="someone-elses")
+    db.add(other)
+    db.commit()
+    theirs = CartLine(cart_id=other.id, sku=sku, quantity=4)
+    db.add(theirs)
+    db.commit()
+    token = get_csrf(client)
+    client.post(f"/cart/lines/{theirs.id}", data={"csrf_token": token, "quantity": "1"})
+    client.post(f"/cart/lines/{theirs.id}/remove", data={"csrf_token": token})
+    db.rollback()
+    assert db.get(CartLine, theirs.id).quantity == 4
+    assert db.get(CartLine, mine.id) is not None
+
+
+def test_cookie_signed_for_another_cart_token_finds_nothing(client, db) -> None:  # type: ignore[no-untyped-def]
+    client.cookies.set(CART_COOKIE, encode_cookie("not-a-real-token", 7))
+    page = soup(client.get("/cart").text)
+    assert page.select_one(".empty-cart") is not None
+
+
+def test_no_csrf_is_403_and_adds_nothing(client, db) -> None:  # type: ignore[no-untyped-def]
+    sku = sku_of(db, make_product(db))
+    client.get("/staff/login")
+    r = client.post("/cart/add", data={"sku": sku, "quantity": "1"}, follow_redirects=False)
+    assert r.status_code == 403
+    assert cart_lines(db) == []
+
+
+def test_from_article_is_stored_for_attribution(client, db) -> None:  # type: ignore[no-untyped-def]
+    article = Article(slug="war-story", title="A story")
+    db.add(article)
+    db.commit()
+    add(client, sku_of(db, make_product(db)), 1, **{"from": "war-story"})
+    assert cart_lines(db)[0].article_id == article.id
+
+
+def test_staff_login_does_not_touch_the_cart(client, db, login_as) -> None:  # type: ignore[no-untyped-def]
+    add(client, sku_of(db, make_product(db)), 2)
+    cookie = client.cookies.get(CART_COOKIE)
+    login_as("owner")
+    assert client.cookies.get(CART_COOKIE) == cookie
+    assert soup(client.get("/cart").text).select_one(".cart-count").get_text() == "2"
+    # a fresh browser (no cart cookie) that logs in has an empty cart
+    client.cookies.delete(CART_COOKIE)
+    assert soup(client.get("/cart").text).select_one(".empty-cart") is not None

@@ -1,0 +1,144 @@
+"""Real `storefront worker` processes against the database and a fake Printful process.
+
+The test process queues jobs into the same huey storage the workers read (huey's SQLite file next to
+the database), so these tests switch immediate mode off while they run.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+
+from store.config import get_settings
+from store.fulfilment.models import Fulfilment
+from store.jobs import huey
+from store.order.models import Order
+from tests.fakes.printful import FakePrintfulRemote, spawn_fake_printful
+from tests.store.fulfilment.conftest import SECRET, TOKEN
+from tests.store.order.factories import make_paid_order
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture
+def remote_printful(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakePrintfulRemote]:
+    with spawn_fake_printful(token=TOKEN) as fake:
+        monkeypatch.setenv("STORE_FULFILMENT", "printful")
+        monkeypatch.setenv("STORE_PRINTFUL_TOKEN", TOKEN)
+        monkeypatch.setenv("STORE_PRINTFUL_API_BASE", fake.base_url)
+        monkeypatch.setenv("STORE_PRINTFUL_WEBHOOK_SECRET", SECRET)
+        monkeypatch.setenv("STORE_FULFILMENT_LEASE_SECONDS", "4")
+        monkeypatch.setenv("STORE_FULFILMENT_STUCK_SECONDS", "2")
+        get_settings.cache_clear()
+        huey.immediate = False  # queue into the workers' storage
+        huey.flush()
+        try:
+            yield fake
+        finally:
+            huey.flush()
+            huey.immediate = True
+            monkeypatch.undo()
+            get_settings.cache_clear()
+
+
+@pytest.fixture
+def start_worker(tmp_path: Path) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start() -> subprocess.Popen[bytes]:
+        log = open(tmp_path / f"worker-{len(started)}.log", "wb")  # noqa: SIM115
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "store.cli", "worker", "--workers", "2"],
+            cwd=ROOT,
+            env=dict(os.environ),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _status(db: Session, order: Order) -> tuple[str, str]:
+    db.rollback()
+    db.expire_all()
+    f = db.exec(select(Fulfilment).where(Fulfilment.order_id == order.id)).one()
+    o = db.exec(select(Order).where(Order.id == order.id)).one()
+    return f.status, o.status
+
+
+def test_worker_killed_between_payment_and_submission_ends_with_exactly_one_order(
+    db: Session, remote_printful: FakePrintfulRemote, start_worker: Callable[[], subprocess.Popen[bytes]]
+) -> None:
+    # given: a worker is running, and Printful will make it wait 30 s (429 Retry-After) on its first call
+    remote_printful.rate_limit_next("GET /orders/@{external_id}", 1, retry_after=30)
+    worker = start_worker()
+
+    # when: an order is paid, the worker claims it and is killed (SIGKILL) before it submits
+    order = make_paid_order(db)
+    _wait_for(lambda: remote_printful.count("GET /orders/@{external_id}") == 1, 30, "the worker's first call")
+    assert _status(db, order) == ("submitting", "paid")
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(timeout=10)
+    assert remote_printful.orders == {}
+
+    # and: a new worker starts once the dead one's lease (4 s) has run out
+    time.sleep(4.5)
+    start_worker()
+
+    # then: exactly one order at Printful, and the shop knows it
+    _wait_for(lambda: _status(db, order) == ("submitted", "submitted"), 30, "the order to be submitted")
+    assert list(remote_printful.orders) == [order.number]
+    assert remote_printful.count("POST /orders") == 1
+
+
+@pytest.mark.postgres
+def test_two_workers_running_at_once_submit_each_order_once(
+    db: Session, remote_printful: FakePrintfulRemote, start_worker: Callable[[], subprocess.Popen[bytes]]
+) -> None:
+    # given: two workers, each with two threads
+    start_worker()
+    start_worker()
+    # when: five orders are paid, and every submit job is queued three more times (duplicates race)
+    from store.fulfilment.tasks import submit_fulfilment
+
+    orders = [make_paid_order(db) for _ in range(5)]
+    db.rollback()
+    ids = db.exec(select(Fulfilment.id)).all()
+    for _ in range(3):
+        for row_id in ids:
+            submit_fulfilment(row_id)
+
+    # then: every order reaches Printful exactly once
+    _wait_for(
+        lambda: all(_status(db, o) == ("submitted", "submitted") for o in orders), 60, "all orders submitted"
+    )
+    time.sleep(1)  # let any duplicate job finish
+    assert sorted(remote_printful.orders) == sorted(o.number for o in orders)
+    assert remote_printful.count("POST /orders") == 5
