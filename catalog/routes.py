@@ -25,7 +25,7 @@ from store.deps import STAFF_COOKIE, Db, require_role
 from store.errors import DomainError, NotFound
 from store.media import MAX_UPLOAD_BYTES, image_srcset, image_url, store_image
 from store.money import Money
-from store.web import redirect, render, templates
+from store.web import FormDataDep, redirect, render, templates, upload_bytes
 
 log = logging.getLogger("store.catalog")
 
@@ -533,8 +533,8 @@ def staff_new(request: Request, db: Db, user: Catalogue) -> Response:
 
 
 @router.post("/staff/catalogue/new", name="catalog.staff_create")
-async def staff_create(request: Request, db: Db, user: Catalogue) -> Response:
-    return await _save(request, db, None, user)
+def staff_create(request: Request, db: Db, user: Catalogue, data: FormDataDep) -> Response:
+    return _save(request, db, None, user, data)
 
 
 @router.get("/staff/catalogue/{product_id:int}", name="catalog.staff_edit")
@@ -544,8 +544,8 @@ def staff_edit(request: Request, product_id: int, db: Db, user: Catalogue) -> Re
 
 
 @router.post("/staff/catalogue/{product_id:int}", name="catalog.staff_update")
-async def staff_update(request: Request, product_id: int, db: Db, user: Catalogue) -> Response:
-    return await _save(request, db, _product_or_404(db, product_id), user)
+def staff_update(request: Request, product_id: int, db: Db, user: Catalogue, data: FormDataDep) -> Response:
+    return _save(request, db, _product_or_404(db, product_id), user, data)
 
 
 def _text(data: FormData, name: str, limit: int = 20_000) -> str:
@@ -553,14 +553,14 @@ def _text(data: FormData, name: str, limit: int = 20_000) -> str:
     return value[:limit] if isinstance(value, str) else ""
 
 
-async def _read_photo(data: FormData, name: str, errors: dict[str, str]) -> bytes:
+def _read_photo(data: FormData, name: str, errors: dict[str, str]) -> bytes:
     photo = data.get(name)
     if not isinstance(photo, StarletteUploadFile) or not photo.filename:
         return b""
     if photo.size is not None and photo.size > MAX_UPLOAD_BYTES:
         errors[name] = "That image is larger than 10 MB. Please upload a smaller one."
         return b""
-    content = await photo.read(MAX_UPLOAD_BYTES + 1)
+    content = upload_bytes(photo, MAX_UPLOAD_BYTES)
     if len(content) > MAX_UPLOAD_BYTES:
         errors[name] = "That image is larger than 10 MB. Please upload a smaller one."
         return b""
@@ -582,8 +582,9 @@ def _store_photo(upload: bytes, alt: str, errors: dict[str, str], field: str) ->
         return None
 
 
-async def _save(request: Request, db: Session, product: Product | None, user: StaffUser) -> Response:
-    data = await request.form()
+def _save(
+    request: Request, db: Session, product: Product | None, user: StaffUser, data: FormData
+) -> Response:
     form = service.ProductForm(
         title=_text(data, "title", 300),
         slug=_text(data, "slug", 200),
@@ -596,7 +597,7 @@ async def _save(request: Request, db: Session, product: Product | None, user: St
         published=bool(_text(data, "published")),
         alt=_text(data, "alt", 300),
     )
-    upload = await _read_photo(data, "photo", form.errors)
+    upload = _read_photo(data, "photo", form.errors)
     service.validate(db, form, existing=product)
     if form.errors:
         return _form_page(request, db, form, product, status_code=422)
@@ -611,10 +612,9 @@ async def _save(request: Request, db: Session, product: Product | None, user: St
 
 
 @router.post("/staff/catalogue/{product_id:int}/variants", name="catalog.staff_variants")
-async def staff_variants(request: Request, product_id: int, db: Db, user: Catalogue) -> Response:
+def staff_variants(request: Request, product_id: int, db: Db, user: Catalogue, data: FormDataDep) -> Response:
     product = _product_or_404(db, product_id)
     variants, _ = _product_data(db, product)
-    data = await request.form()
     rows: dict[int, dict[str, Any]] = {}
     for v in variants:
         rows[v.id or 0] = {
@@ -650,13 +650,14 @@ async def staff_variants(request: Request, product_id: int, db: Db, user: Catalo
 
 
 @router.post("/staff/catalogue/{product_id:int}/photos", name="catalog.staff_photo_add")
-async def staff_photo_add(request: Request, product_id: int, db: Db, user: Catalogue) -> Response:
+def staff_photo_add(
+    request: Request, product_id: int, db: Db, user: Catalogue, data: FormDataDep
+) -> Response:
     product = _product_or_404(db, product_id)
-    data = await request.form()
     errors: dict[str, str] = {}
     alt = _text(data, "photo_alt", 300)
     colour = _text(data, "photo_colour", 60) or None
-    upload = await _read_photo(data, "extra_photo", errors)
+    upload = _read_photo(data, "extra_photo", errors)
     if not upload and not errors:
         errors["extra_photo"] = "Choose an image file to upload."
     if not alt.strip() and not errors:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from fastapi import Request
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.datastructures import MutableHeaders
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from store.config import Settings
 from store.errors import CSRFFailed
@@ -40,34 +41,50 @@ def content_security_policy(settings: Settings) -> str:
     )
 
 
-class SecurityHeadersMiddleware(BaseHTTPMiddleware):
-    def __init__(self, app, settings: Settings) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(app)
-        self.settings = settings
-        self.csp = content_security_policy(settings)
+class SecurityHeadersMiddleware:
+    """Plain ASGI (not BaseHTTPMiddleware, which costs a task and a stream copy per request):
+    adds security and cache headers at response start, and the new CSRF cookie when one was made."""
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        response = await call_next(request)
-        headers = response.headers
-        headers.setdefault("Content-Security-Policy", self.csp)
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-        if self.settings.is_production:
-            headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-        path = request.url.path
-        if path.startswith("/media/") or path.startswith("/static/"):
-            # Media names carry a content hash; static files change only with a deploy.
-            max_age = 31536000 if path.startswith("/media/") else 86400
-            headers["Cache-Control"] = f"public, max-age={max_age}" + (
-                ", immutable" if path.startswith("/media/") else ""
-            )
-        elif path.startswith("/staff") or path.startswith("/cart") or path.startswith("/checkout"):
-            headers.setdefault("Cache-Control", "no-store")
-        if getattr(request.state, "csrf_new", False):
-            set_cookie(response, CSRF_COOKIE, request.state.csrf_secret, max_age=60 * 60 * 24 * 30)
-        return response
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.production = settings.is_production
+        self.static_headers: list[tuple[bytes, bytes]] = [
+            (b"content-security-policy", content_security_policy(settings).encode()),
+            (b"x-content-type-options", b"nosniff"),
+            (b"x-frame-options", b"DENY"),
+            (b"referrer-policy", b"strict-origin-when-cross-origin"),
+            (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+        ]
+        if self.production:
+            self.static_headers.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in self.static_headers:
+                    if name.decode() not in headers:
+                        headers.raw.append((name, value))
+                if path.startswith("/media/"):
+                    # Media names carry a content hash: cache for a year.
+                    headers["Cache-Control"] = "public, max-age=31536000, immutable"
+                elif path.startswith("/static/"):
+                    headers["Cache-Control"] = "public, max-age=86400"
+                elif path.startswith(("/staff", "/cart", "/checkout")) and "cache-control" not in headers:
+                    headers["Cache-Control"] = "no-store"
+                state = scope.get("state") or {}
+                if state.get("csrf_new"):
+                    cookie = Response()
+                    set_cookie(cookie, CSRF_COOKIE, state["csrf_secret"], max_age=60 * 60 * 24 * 30)
+                    headers.append("set-cookie", cookie.headers["set-cookie"])
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 async def verify_csrf(request: Request) -> None:

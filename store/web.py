@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import date, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -45,6 +46,8 @@ def format_date(value: date | datetime | None, style: str = "long") -> str:
 
 
 templates = Jinja2Blocks(directory=str(TEMPLATES_DIR))
+# Templates change only with a deploy (restart); skip a stat() of every template on every render.
+templates.env.auto_reload = False
 templates.env.filters["money"] = format_money
 templates.env.filters["date"] = format_date
 templates.env.globals["site_name"] = "Red Revolution Media"
@@ -63,6 +66,14 @@ async def parsed_form(request: Request) -> FormData:
 FormDataDep = Annotated[FormData, Depends(parsed_form)]
 
 
+async def raw_body(request: Request) -> bytes:
+    """The exact bytes a webhook sender signed (never a re-serialised JSON)."""
+    return await request.body()
+
+
+RawBody = Annotated[bytes, Depends(raw_body)]
+
+
 def upload_bytes(value: object, limit: int) -> bytes:
     """The bytes of an uploaded file field, reading at most `limit` + 1 (so 'too big' is detectable)."""
     if isinstance(value, UploadFile) and value.filename:
@@ -71,8 +82,13 @@ def upload_bytes(value: object, limit: int) -> bytes:
     return b""
 
 
+@lru_cache(maxsize=16)
+def _signer(secret_key: str, salt: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_key, salt=salt)
+
+
 def _serializer(settings: Settings, salt: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(settings.secret_key, salt=salt)
+    return _signer(settings.secret_key, salt)
 
 
 def csrf_secret(request: Request) -> str:

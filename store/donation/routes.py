@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.datastructures import FormData
 
 from store import payment
 from store.auth.models import Role, StaffUser
@@ -16,7 +17,7 @@ from store.donation import repository, service
 from store.donation.models import DonationKind, DonationStatus
 from store.errors import Conflict, DomainError
 from store.money import Money
-from store.web import redirect, render
+from store.web import FormDataDep, redirect, render
 
 router = APIRouter()
 log = service.log
@@ -43,17 +44,16 @@ def _json_error(message: str, status_code: int = 422, field: str | None = None) 
     return JSONResponse({"message": message, "field": field}, status_code=status_code)
 
 
-async def _valid_form(request: Request) -> tuple[service.DonationForm, Any, Any]:
-    data = await request.form()
+def _valid_form(data: FormData) -> tuple[service.DonationForm, Any, Any]:
     form = service.DonationForm.from_mapping(data)
     amount = form.validate()  # DomainError: caller answers 422 with the message
     return form, amount, data
 
 
 @router.post("/donate/card/setup", name="donation.card_setup")
-async def card_setup(request: Request) -> Response:
+def card_setup(data: FormDataDep) -> Response:
     try:
-        form, _amount, _data = await _valid_form(request)
+        form, _amount, _data = _valid_form(data)
     except DomainError as exc:
         return _json_error(exc.message, field=exc.field)
     try:
@@ -85,9 +85,9 @@ def _answer(request: Request, reference: str, outcome: service.Outcome) -> JSONR
 
 
 @router.post("/donate/card/pay", name="donation.card_pay")
-async def card_pay(request: Request, db: Db) -> Response:
+def card_pay(request: Request, db: Db, data: FormDataDep) -> Response:
     try:
-        form, amount, data = await _valid_form(request)
+        form, amount, data = _valid_form(data)
     except DomainError as exc:
         return _json_error(exc.message, field=exc.field)
     intent_id = str(data.get("payment_intent") or "")

@@ -18,7 +18,7 @@ from store.fulfilment import repository, service
 from store.fulfilment.providers.printful import parse_webhook, verify_webhook_signature
 from store.order.service import get_by_number, lock_order
 from store.timeutil import utcnow
-from store.web import redirect, render
+from store.web import RawBody, redirect, render
 from store.webhook.service import store_inbound
 
 log = logging.getLogger("store.fulfilment")
@@ -31,9 +31,8 @@ Fulfiller = Annotated[StaffUser, Depends(require_role(Role.fulfilment))]
 
 
 @router.post("/webhooks/printful", name="fulfilment.printful_webhook")
-async def printful_webhook(request: Request, db: Db) -> Response:
+def printful_webhook(request: Request, db: Db, raw: RawBody) -> Response:
     """Verify, store (deduplicated by a hash of the body), answer at once; a job does the work."""
-    raw = await request.body()
     secret = get_settings().printful_webhook_secret
     if not verify_webhook_signature(raw, request.headers.get("x-pf-webhook-signature"), secret):
         log.warning("printful webhook with a bad signature", extra={"bytes": len(raw)})

@@ -13,7 +13,7 @@ from store.errors import DomainError
 from store.funding import chart, service
 from store.funding.models import COST_CATEGORIES
 from store.money import Money
-from store.web import redirect, render
+from store.web import FormDataDep, redirect, render
 
 router = APIRouter()
 
@@ -79,8 +79,7 @@ def staff_funding(request: Request, db: Db, user: Owner, month: str = "") -> Res
 
 
 @router.post("/staff/funding", name="funding.staff_save")
-async def staff_funding_save(request: Request, db: Db, user: Owner) -> Response:
-    data = await request.form()
+def staff_funding_save(request: Request, db: Db, user: Owner, data: FormDataDep) -> Response:
     month = service.parse_month(str(data.get("month") or ""))
     values = {key: str(data.get(key) or "")[:20] for key in COST_CATEGORIES}
     try:

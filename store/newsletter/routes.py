@@ -13,7 +13,7 @@ from store.auth.models import Role, StaffUser
 from store.deps import Db, client_ip, require_role
 from store.errors import DomainError, NotFound
 from store.newsletter import repository, service
-from store.web import redirect, render
+from store.web import FormDataDep, redirect, render
 
 router = APIRouter()
 
@@ -41,8 +41,7 @@ def signup_page(request: Request, source: str = "") -> Response:
 
 
 @router.post("/newsletter", name="newsletter.subscribe")
-async def subscribe(request: Request, db: Db) -> Response:
-    form = await request.form()
+def subscribe(request: Request, db: Db, form: FormDataDep) -> Response:
     values = {
         "email": str(form.get("email") or "")[:300],
         "full_name": str(form.get("full_name") or "")[:300],
@@ -150,8 +149,7 @@ def _ids(values: list[object]) -> list[int]:
 
 
 @router.post("/staff/newsletter/new", name="newsletter.staff_create")
-async def staff_create(request: Request, db: Db, user: Editor) -> Response:
-    data = await request.form()
+def staff_create(request: Request, db: Db, user: Editor, data: FormDataDep) -> Response:
     form = service.IssueForm(
         subject=str(data.get("subject") or ""),
         intro=str(data.get("intro") or ""),

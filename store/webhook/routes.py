@@ -3,27 +3,22 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from store.db import on_commit
 from store.deps import Db
 from store.payment import WebhookSignatureInvalid, verify_webhook
+from store.web import RawBody
 from store.webhook.service import store_inbound
 
 log = logging.getLogger("store.webhook")
 router = APIRouter()
 
 
-async def raw_body(request: Request) -> bytes:
-    """The exact bytes Stripe signed (never a re-serialised JSON)."""
-    return await request.body()
-
-
 @router.post("/webhooks/stripe", name="webhook.stripe")
-def stripe_webhook(request: Request, db: Db, payload: Annotated[bytes, Depends(raw_body)]) -> Response:
+def stripe_webhook(request: Request, db: Db, payload: RawBody) -> Response:
     try:
         event = verify_webhook(payload, request.headers.get("stripe-signature"))
     except WebhookSignatureInvalid as exc:
