@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -115,26 +116,31 @@ def _actor(user: StaffUser) -> str:
     return f"staff:{user.email}"
 
 
-@router.post("/staff/fulfilment/{number}/retry", name="fulfilment.retry")
-def retry(number: str, db: Db, user: Fulfiller) -> Response:
+def _act(
+    db: Db, number: str, user: StaffUser, action: Callable[..., object], back: str, done: str
+) -> Response:
+    """One staff action on a locked order; its refusal goes back to the page as the message."""
     order = lock_order(db, number)
     try:
-        service.retry(db, order=order, actor=_actor(user))
+        action(db, order=order, actor=_actor(user))
     except DomainError as exc:
         db.rollback()
-        return redirect(f"/staff/fulfilment/{number}", exc.message, "error")
-    return redirect(f"/staff/fulfilment/{number}", f"Order {number} was sent back to the printer.")
+        return redirect(back, exc.message, "error")
+    return redirect(back, f"Order {number} {done}.")
+
+
+@router.post("/staff/fulfilment/{number}/retry", name="fulfilment.retry")
+def retry(number: str, db: Db, user: Fulfiller) -> Response:
+    return _act(
+        db, number, user, service.retry, f"/staff/fulfilment/{number}", "was sent back to the printer"
+    )
 
 
 @router.post("/staff/fulfilment/{number}/approve", name="fulfilment.approve")
 def approve(number: str, db: Db, user: Fulfiller) -> Response:
-    order = lock_order(db, number)
-    try:
-        service.approve(db, order=order, actor=_actor(user))
-    except DomainError as exc:
-        db.rollback()
-        return redirect(f"/staff/fulfilment/{number}", exc.message, "error")
-    return redirect(f"/staff/fulfilment/{number}", f"Order {number} was approved at the printer.")
+    return _act(
+        db, number, user, service.approve, f"/staff/fulfilment/{number}", "was approved at the printer"
+    )
 
 
 @router.post("/staff/fulfilment/{number}/cancel", name="fulfilment.cancel")
@@ -156,13 +162,7 @@ def cancel(number: str, db: Db, user: Fulfiller) -> Response:
 
 @router.post("/staff/orders/{number}/fulfilment/retry", name="fulfilment.order_retry")
 def order_retry(number: str, db: Db, user: Fulfiller) -> Response:
-    order = lock_order(db, number)
-    try:
-        service.retry(db, order=order, actor=_actor(user))
-    except DomainError as exc:
-        db.rollback()
-        return redirect(f"/staff/orders/{number}", exc.message, "error")
-    return redirect(f"/staff/orders/{number}", f"Order {number} was sent back to the printer.")
+    return _act(db, number, user, service.retry, f"/staff/orders/{number}", "was sent back to the printer")
 
 
 @router.post("/staff/orders/{number}/fulfilment/ship", name="fulfilment.order_ship")
