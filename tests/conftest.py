@@ -4,6 +4,10 @@ The database is SQLite in a fresh temporary folder, or PostgreSQL when STORE_TES
 set (CI runs the suite both ways). Every test starts from empty tables: we truncate rather than roll
 back a wrapping transaction (polar's way) because browser tests and real worker processes must see
 committed data through their own connections.
+
+Where things are: fixtures for fake outside servers (localstripe, Printful, SMTP) in
+tests/fakes/fixtures.py, the servers beside it; products, carts, orders, donations and staff in
+tests/factories.py. Both are plugins (pytest_plugins below), so their fixtures need no import.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from bs4 import BeautifulSoup
 
 _TMP = Path(tempfile.mkdtemp(prefix="storefront-test-"))
 POSTGRES_URL = os.environ.get("STORE_TEST_POSTGRES_URL", "")
@@ -35,6 +40,9 @@ from sqlmodel import Session, SQLModel  # noqa: E402
 
 from store.config import get_settings  # noqa: E402
 from store.db import get_engine  # noqa: E402
+
+# One module for the fakes' fixtures (localstripe, Printful, SMTP) and one for factories.
+pytest_plugins = ["tests.fakes.fixtures", "tests.factories"]
 
 REQUIRE_BROWSER = os.environ.get("STORE_REQUIRE_BROWSER") == "1"
 CHROMIUM = "/usr/bin/chromium"
@@ -97,9 +105,13 @@ def db(engine) -> Iterator[Session]:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def app(engine):  # type: ignore[no-untyped-def]
+def app(engine, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
     from store.app import create_app
 
+    # Built after the fakes the test points it at: create_app reads settings once (the CSP names
+    # localstripe's Stripe.js), so a test that uses stripe_env gets an app that talks to it.
+    if "stripe_env" in request.fixturenames:
+        request.getfixturevalue("stripe_env")
     return create_app(get_settings())
 
 
@@ -124,17 +136,8 @@ def get_csrf(client, path: str = "/staff/login") -> str:  # type: ignore[no-unty
     return csrf_from(client.get(path).text)
 
 
-@pytest.fixture
-def make_staff(db):  # type: ignore[no-untyped-def]
-    from store.auth.service import create_staff
-
-    def make(role: str, email: str | None = None, password: str = "correct-horse-battery") -> str:
-        email = email or f"{role}@staff.test"
-        create_staff(db, email=email, password=password, role=role)
-        db.commit()
-        return email
-
-    return make
+def soup(html: str) -> BeautifulSoup:
+    return BeautifulSoup(html, "html.parser")
 
 
 @pytest.fixture

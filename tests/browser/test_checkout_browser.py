@@ -7,47 +7,18 @@ click on Pay making exactly one charge (PaymentIntents counted in localstripe).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sqlmodel import select
 
-from store.config import get_settings
 from store.order.models import Order
-from tests.fakes.localstripe import (
-    CARD_3DS,
-    CARD_DECLINED,
-    CARD_SUCCEEDS,
-    TEST_PUBLISHABLE_KEY,
-    TEST_SECRET_KEY,
-    flush,
-    list_payment_intents,
-    running_localstripe,
-)
-from tests.store.checkout.shop import make_product
+from tests.factories import make_product
+from tests.fakes.localstripe import CARD_3DS, CARD_DECLINED, CARD_SUCCEEDS, list_payment_intents
 
 pytestmark = pytest.mark.browser
 
 PAID = {"paid", "submitted"}
-
-
-@pytest.fixture(scope="module")
-def localstripe_url() -> Iterator[str]:
-    with running_localstripe() as base_url:
-        yield base_url
-
-
-@pytest.fixture
-def stripe_env(localstripe_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    flush(localstripe_url)
-    monkeypatch.setenv("STORE_STRIPE_SECRET_KEY", TEST_SECRET_KEY)
-    monkeypatch.setenv("STORE_STRIPE_PUBLISHABLE_KEY", TEST_PUBLISHABLE_KEY)
-    monkeypatch.setenv("STORE_STRIPE_API_BASE", localstripe_url)
-    monkeypatch.setenv("STORE_STRIPE_JS_URL", f"{localstripe_url}/js.stripe.com/v3/")
-    get_settings.cache_clear()
-    yield localstripe_url
-    get_settings.cache_clear()
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlmodel import Session
 
+from tests.factories import make_paid_order
+from tests.fakes.fixtures import PRINTFUL_WEBHOOK_SECRET
 from tests.fakes.printful import FakePrintful
-from tests.store.fulfilment.conftest import SECRET, printful  # noqa: F401  (fixture)
-from tests.store.order.factories import make_paid_order
 
 
 @pytest.mark.browser
@@ -17,7 +17,7 @@ def test_staff_retry_a_failed_order_from_the_exception_desk_and_it_ships(
     live_server,
     db: Session,
     make_staff,
-    printful: FakePrintful,  # type: ignore[no-untyped-def]  # noqa: F811
+    printful: FakePrintful,  # type: ignore[no-untyped-def]
 ) -> None:
     # given: Printful refused an order, so it waits on the exception desk
     printful.reject_next("POST /orders", "Recipient: address is not deliverable")
@@ -55,7 +55,7 @@ def test_staff_retry_a_failed_order_from_the_exception_desk_and_it_ships(
     # when: Printful ships the parcel and tells us
     printful.ship(order.number, carrier="ROYAL_MAIL", tracking_number="RM000111222GB")
     status = printful.send_webhook(
-        f"{live_server.url}/webhooks/printful", "package_shipped", order.number, secret=SECRET
+        f"{live_server.url}/webhooks/printful", "package_shipped", order.number, secret=PRINTFUL_WEBHOOK_SECRET
     )
     assert status == 200
 

@@ -6,12 +6,6 @@ import pytest
 from sqlmodel import select
 
 from store.order.models import Order, Refund
-from tests.store.order import conftest as order_fixtures
-
-# The order tests' fixtures: a localstripe process, the app pointed at it, orders paid through it.
-localstripe_url = order_fixtures.localstripe_url
-stripe_env = order_fixtures.stripe_env
-stripe_paid_order = order_fixtures.stripe_paid_order
 
 pytestmark = pytest.mark.browser
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import email
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from email import policy
 from pathlib import Path
@@ -14,34 +13,15 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from store.config import Settings, get_settings
+from store.config import get_settings
 from store.demo.articles import LAUNCH_BODY, LAUNCH_SLUG, LAUNCH_TITLE
 from store.donation.models import Donation, DonationPayment
 from store.newsletter.models import Subscriber
 from store.timeutil import utcnow
-from tests.fakes.localstripe import CARD_SUCCEEDS, running_localstripe
-from tests.store.donation.stripe_env import app_uses_localstripe
+from tests.fakes.localstripe import CARD_SUCCEEDS
 
-pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def localstripe_url() -> Iterator[str]:
-    with running_localstripe() as base_url:
-        yield base_url
-
-
-@pytest.fixture
-def stripe_env(localstripe_url: str) -> Iterator[Settings]:
-    with app_uses_localstripe(localstripe_url) as settings:
-        yield settings
-
-
-@pytest.fixture
-def app(engine, stripe_env):  # type: ignore[no-untyped-def]
-    from store.app import create_app
-
-    return create_app(stripe_env)  # its CSP allows this localstripe's Stripe.js
+# The app (and its CSP) talks to this module's localstripe in every test.
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("stripe_env")]
 
 
 @pytest.fixture

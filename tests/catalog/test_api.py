@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from catalog import repository, service
+from tests.factories import make_product
 
 
-def test_product_json_has_the_contract_shape_with_money_objects(client, db, make_product):
-    product = make_product("No War t-shirt", sizes="M, 3XL", colours="Black")
+def test_product_json_has_the_contract_shape_with_money_objects(client, db):
+    product = make_product(db, "No War t-shirt", sizes="M, 3XL", colours="Black")
     variants = repository.variants_for(db, [product.id])[product.id]
     big = next(v for v in variants if v.options["size"] == "3XL")
     service.update_variants(
@@ -48,10 +49,10 @@ def test_product_json_has_the_contract_shape_with_money_objects(client, db, make
     }
 
 
-def test_list_pages_with_next_url_and_collection_filter(client, make_product):
+def test_list_pages_with_next_url_and_collection_filter(client, db):
     for n in range(26):
-        make_product(f"Tee {n:02d}", sizes="M", colours="Black")
-    make_product("Cushion", collection="cushions", sizes="45 x 45 cm", colours="Natural")
+        make_product(db, f"Tee {n:02d}", sizes="M", colours="Black")
+    make_product(db, "Cushion", collection="cushions", sizes="45 x 45 cm", colours="Natural")
 
     first = client.get("/api/products").json()
     second = client.get(first["next"]).json()
@@ -64,8 +65,8 @@ def test_list_pages_with_next_url_and_collection_filter(client, make_product):
     assert cushions == {"items": [client.get("/api/products/cushion").json()], "next": None}
 
 
-def test_unknown_slug_and_drafts_are_404_json(client, make_product):
-    make_product("Secret draft", published=False)
+def test_unknown_slug_and_drafts_are_404_json(client, db):
+    make_product(db, "Secret draft", published=False)
 
     for path in ("/api/products/nope", "/api/products/secret-draft"):
         response = client.get(path)

@@ -16,6 +16,7 @@ from store.demo.articles import LAUNCH_SLUG
 from store.news.models import Article
 from store.news.service import set_tags
 from store.timeutil import utcnow
+from tests.factories import make_product
 
 
 def _article(db, slug: str, tags: list[str], *, sensitive: bool = False) -> Article:  # type: ignore[no-untyped-def]
@@ -41,11 +42,11 @@ def _beside(client, slug: str) -> list[tuple[str, str, str]]:  # type: ignore[no
     ]
 
 
-def test_staff_picks_come_first_then_products_sharing_tags(client, db, make_product):
-    make_product("Climate tee", tags="climate")
-    nhs = make_product("NHS tee", tags="nhs")
-    make_product("Unrelated tee", tags="housing")
-    make_product("Draft climate tee", tags="climate", published=False)
+def test_staff_picks_come_first_then_products_sharing_tags(client, db):
+    make_product(db, "Climate tee", tags="climate")
+    nhs = make_product(db, "NHS tee", tags="nhs")
+    make_product(db, "Unrelated tee", tags="housing")
+    make_product(db, "Draft climate tee", tags="climate", published=False)
     article = _article(db, "climate-march", ["climate"])
     service.pick_for_article(db, article_id=article.id, product_id=nhs.id)
     db.commit()
@@ -56,8 +57,8 @@ def test_staff_picks_come_first_then_products_sharing_tags(client, db, make_prod
     ]
 
 
-def test_a_sensitive_story_shows_no_products_only_the_appeal(client, db, make_product):
-    tee = make_product("Anti-war tee", tags="anti-war")
+def test_a_sensitive_story_shows_no_products_only_the_appeal(client, db):
+    tee = make_product(db, "Anti-war tee", tags="anti-war")
     article = _article(db, "hard-story", ["anti-war"], sensitive=True)
     service.pick_for_article(db, article_id=article.id, product_id=tee.id)
     db.commit()
@@ -72,10 +73,10 @@ def test_a_sensitive_story_shows_no_products_only_the_appeal(client, db, make_pr
     assert [t for t, _, _ in _beside(client, "ordinary-story")] == ["Anti-war tee"]
 
 
-def test_home_page_features_products_and_sitemap_lists_them(client, make_product):
-    make_product("First tee")
-    make_product("Second tee")
-    make_product("Hidden tee", published=False)
+def test_home_page_features_products_and_sitemap_lists_them(client, db):
+    make_product(db, "First tee")
+    make_product(db, "Second tee")
+    make_product(db, "Hidden tee", published=False)
 
     home = BeautifulSoup(client.get("/").text, "html.parser")
     assert [h.get_text(strip=True) for h in home.select(".featured .product-card h3")] == [

@@ -9,6 +9,7 @@ from catalog.models import Variant
 from catalog.pricing import card_fee_estimate, margin
 from store.errors import DomainError
 from store.money import Money
+from tests.factories import make_product
 
 
 def _variants(db, product):  # type: ignore[no-untyped-def]
@@ -17,9 +18,9 @@ def _variants(db, product):  # type: ignore[no-untyped-def]
     return repository.variants_for(db, [product.id])[product.id]
 
 
-def test_every_size_and_colour_becomes_a_variant_with_its_own_sku_and_the_product_price(db, make_product):
+def test_every_size_and_colour_becomes_a_variant_with_its_own_sku_and_the_product_price(db):
     # Given staff create a t-shirt in three sizes and two colours at £25.00
-    product = make_product("No War t-shirt", sizes="L, S, M", colours="Black, White", price="25.00")
+    product = make_product(db, "No War t-shirt", sizes="L, S, M", colours="Black, White", price="25.00")
 
     # Then there are exactly six variants, sizes in shop order, each priced 2500 pence
     variants = _variants(db, product)
@@ -34,8 +35,8 @@ def test_every_size_and_colour_becomes_a_variant_with_its_own_sku_and_the_produc
     assert product.price == 2500 and product.vat_rate_bp == 2000 and product.slug == "no-war-t-shirt"
 
 
-def test_a_variant_override_wins_over_the_product_price(db, make_product):
-    product = make_product(sizes="M, 3XL", colours="Black")
+def test_a_variant_override_wins_over_the_product_price(db):
+    product = make_product(db, sizes="M, 3XL", colours="Black")
     variants = _variants(db, product)
     rows = {
         v.id: {
@@ -58,8 +59,8 @@ def test_a_variant_override_wins_over_the_product_price(db, make_product):
     assert (fresh["3XL"].provider_cost, fresh["3XL"].provider_variant_id) == (1150, 4012)
 
 
-def test_bad_variant_edits_change_nothing_and_name_the_field(db, make_product):
-    product = make_product(sizes="M", colours="Black")
+def test_bad_variant_edits_change_nothing_and_name_the_field(db):
+    product = make_product(db, sizes="M", colours="Black")
     [variant] = _variants(db, product)
     rows = {
         variant.id: {
@@ -82,8 +83,8 @@ def test_bad_variant_edits_change_nothing_and_name_the_field(db, make_product):
     assert db.get(Variant, variant.id).price_override is None  # type: ignore[union-attr]
 
 
-def test_dropping_a_colour_makes_its_variants_unavailable_and_adding_it_back_restores_them(db, make_product):
-    product = make_product(sizes="S, M", colours="Black, White")
+def test_dropping_a_colour_makes_its_variants_unavailable_and_adding_it_back_restores_them(db):
+    product = make_product(db, sizes="S, M", colours="Black, White")
     form = service.form_from_product(db, product)
     form.colours = "Black"
     service.save_product(db, form=form, product=product, photo_key=None)
@@ -105,9 +106,9 @@ def test_dropping_a_colour_makes_its_variants_unavailable_and_adding_it_back_res
     assert len(_variants(db, product)) == 4  # the same SKUs, not new ones
 
 
-def test_variant_by_sku_and_resolve_variant_only_sell_published_available_variants(db, make_product):
-    product = make_product(sizes="M", colours="Black, White")
-    draft = make_product("Draft shirt", sizes="M", colours="Black", published=False)
+def test_variant_by_sku_and_resolve_variant_only_sell_published_available_variants(db):
+    product = make_product(db, sizes="M", colours="Black, White")
+    draft = make_product(db, "Draft shirt", sizes="M", colours="Black", published=False)
 
     found = service.variant_by_sku(db, "RRM-NO-WAR-T-SHIRT-BLACK-M")
     assert (
@@ -142,8 +143,8 @@ def test_variant_by_sku_and_resolve_variant_only_sell_published_available_varian
     )
 
 
-def test_product_url_and_primary_image(db, make_product):
-    product = make_product()
+def test_product_url_and_primary_image(db):
+    product = make_product(db)
     assert service.product_url(product) == "/shop/no-war-t-shirt"
     assert service.primary_image_key(db, product.id) is None
     service.add_image(db, product_id=product.id, image_key="b" * 24, alt="second", colour=None)
@@ -155,15 +156,15 @@ def test_product_url_and_primary_image(db, make_product):
     assert service.primary_image_key(db, product.id) == "d" * 24
 
 
-def test_a_photo_needs_alt_text(db, make_product):
-    product = make_product()
+def test_a_photo_needs_alt_text(db):
+    product = make_product(db)
     with pytest.raises(DomainError) as raised:
         service.add_image(db, product_id=product.id, image_key="a" * 24, alt="  ", colour=None)
     assert raised.value.field == "alt"
 
 
-def test_sku_collisions_get_a_suffix(db, make_product):
-    make_product("Tee", slug="tee", sizes="M", colours="Black")
+def test_sku_collisions_get_a_suffix(db):
+    make_product(db, "Tee", slug="tee", sizes="M", colours="Black")
     taken: set[str] = set()
     assert service.make_sku(db, slug="tee", size="M", colour="Black", taken=taken) == "RRM-TEE-BLACK-M-2"
     assert service.make_sku(db, slug="tee", size="M", colour="Black", taken=taken) == "RRM-TEE-BLACK-M-3"

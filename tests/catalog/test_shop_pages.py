@@ -13,6 +13,7 @@ from sqlalchemy import event
 from catalog import service
 from catalog.routes import PAGE_SIZE
 from store.media import store_image
+from tests.factories import make_product
 
 
 def _soup(response):  # type: ignore[no-untyped-def]
@@ -25,10 +26,10 @@ def _png(colour: tuple[int, int, int] = (200, 0, 0), size: int = 400) -> bytes:
     return out.getvalue()
 
 
-def test_shop_lists_published_products_with_price_and_link(client, make_product):
-    make_product("No War t-shirt", price="25.00")
-    make_product("Peace cushion", collection="cushions", price="30.00", sizes="45 x 45 cm", colours="Natural")
-    make_product("Secret draft", published=False)
+def test_shop_lists_published_products_with_price_and_link(client, db):
+    make_product(db, "No War t-shirt", price="25.00")
+    make_product(db, "Peace cushion", collection="cushions", price="30.00", sizes="45 x 45 cm", colours="Natural")
+    make_product(db, "Secret draft", published=False)
 
     soup = _soup(client.get("/shop"))
 
@@ -42,10 +43,10 @@ def test_shop_lists_published_products_with_price_and_link(client, make_product)
     ]
 
 
-def test_collection_filter_and_sort(client, make_product):
-    make_product("Tee A", price="25.00")
-    make_product("Tee B", price="20.00")
-    make_product("Cushion", collection="cushions", price="30.00", sizes="45 x 45 cm", colours="Natural")
+def test_collection_filter_and_sort(client, db):
+    make_product(db, "Tee A", price="25.00")
+    make_product(db, "Tee B", price="20.00")
+    make_product(db, "Cushion", collection="cushions", price="30.00", sizes="45 x 45 cm", colours="Natural")
 
     tees = _soup(client.get("/shop?collection=t-shirts"))
     cushions = _soup(client.get("/shop?collection=cushions"))
@@ -61,9 +62,9 @@ def test_collection_filter_and_sort(client, make_product):
     assert client.get("/shop?collection=hats").status_code == 404
 
 
-def test_pagination_has_next_and_previous_links_and_no_empty_pages(client, db, make_product):
+def test_pagination_has_next_and_previous_links_and_no_empty_pages(client, db):
     for n in range(PAGE_SIZE + 2):
-        make_product(f"Tee {n:02d}", sizes="M", colours="Black")
+        make_product(db, f"Tee {n:02d}", sizes="M", colours="Black")
 
     first = _soup(client.get("/shop"))
     second = _soup(client.get("/shop?page=2"))
@@ -79,8 +80,8 @@ def test_pagination_has_next_and_previous_links_and_no_empty_pages(client, db, m
     assert client.get("/shop?page=abc").status_code == 404
 
 
-def test_product_page_has_the_add_to_cart_form_the_cart_expects(client, make_product):
-    make_product("No War t-shirt", sizes="S, M, L", colours="Black, White")
+def test_product_page_has_the_add_to_cart_form_the_cart_expects(client, db):
+    make_product(db, "No War t-shirt", sizes="S, M, L", colours="Black, White")
 
     response = client.get("/shop/no-war-t-shirt?from=climate-march-london")
 
@@ -115,10 +116,10 @@ def test_product_page_has_the_add_to_cart_form_the_cart_expects(client, make_pro
     assert bad.select_one("form[action='/cart/add'] input[name=from]") is None
 
 
-def test_cached_product_page_still_gets_each_visitors_own_csrf_token(client, app, make_product):
+def test_cached_product_page_still_gets_each_visitors_own_csrf_token(client, app, db):
     from fastapi.testclient import TestClient
 
-    make_product()
+    make_product(db)
     first = _soup(client.get("/shop/no-war-t-shirt")).select_one("input[name=csrf_token]")["value"]
     with TestClient(app) as other:
         second = _soup(other.get("/shop/no-war-t-shirt")).select_one("input[name=csrf_token]")["value"]
@@ -126,9 +127,9 @@ def test_cached_product_page_still_gets_each_visitors_own_csrf_token(client, app
 
 
 def test_choosing_size_and_colour_without_javascript_shows_that_variants_price_and_photo(
-    client, db, make_product
+    client, db
 ):
-    product = make_product(sizes="M, 3XL", colours="Black, White")
+    product = make_product(db, sizes="M, 3XL", colours="Black, White")
     variants = {
         (v.options["size"], v.options["colour"]): v
         for v in __import__("catalog.repository", fromlist=["x"]).variants_for(db, [product.id])[product.id]
@@ -167,8 +168,8 @@ def test_choosing_size_and_colour_without_javascript_shows_that_variants_price_a
     assert fragment.select_one("#main-photo")["alt"] == "Black shirt"
 
 
-def test_product_page_has_json_ld_offers_and_open_graph(client, db, make_product):
-    product = make_product(sizes="M", colours="Black, White")
+def test_product_page_has_json_ld_offers_and_open_graph(client, db):
+    product = make_product(db, sizes="M", colours="Black, White")
     key = store_image(_png(), field="photo").key
     service.add_image(db, product_id=product.id, image_key=key, alt="The shirt", colour=None)
     db.commit()
@@ -196,8 +197,8 @@ def test_unknown_product_is_a_404_page(client):
     assert _soup(response).h1.get_text(strip=True) == "Page not found"
 
 
-def test_drafts_are_invisible_to_shoppers_but_staff_may_preview(client, make_product, login_as):
-    make_product("Secret draft", published=False)
+def test_drafts_are_invisible_to_shoppers_but_staff_may_preview(client, db, login_as):
+    make_product(db, "Secret draft", published=False)
 
     assert client.get("/shop/secret-draft").status_code == 404
     assert "Secret draft" not in client.get("/shop").text
@@ -208,8 +209,8 @@ def test_drafts_are_invisible_to_shoppers_but_staff_may_preview(client, make_pro
     assert _soup(preview).select_one(".notice").get_text(strip=True) == "Draft: only staff can see this page."
 
 
-def test_a_change_to_the_catalogue_shows_at_once_despite_the_cache(client, db, make_product):
-    product = make_product("No War t-shirt", price="25.00")
+def test_a_change_to_the_catalogue_shows_at_once_despite_the_cache(client, db):
+    product = make_product(db, "No War t-shirt", price="25.00")
     assert _soup(client.get("/shop")).select_one(".product-card .price").get_text(strip=True) == "£25.00"
     assert (
         _soup(client.get("/shop/no-war-t-shirt")).select_one("#price").get_text(" ", strip=True)
@@ -233,10 +234,10 @@ def test_a_change_to_the_catalogue_shows_at_once_despite_the_cache(client, db, m
     assert _soup(client.get("/shop")).select(".product-card") == []
 
 
-def test_a_rolled_back_change_does_not_bump_the_cache(db, make_product):
+def test_a_rolled_back_change_does_not_bump_the_cache(db):
     from store import cache
 
-    product = make_product()
+    product = make_product(db)
     before = cache.version("catalogue")
     product.price = 1
     db.add(product)
@@ -258,11 +259,11 @@ def count_queries(engine):  # type: ignore[no-untyped-def]
     event.remove(engine, "before_cursor_execute", listener)
 
 
-def test_shop_page_queries_do_not_grow_with_the_number_of_products(client, db, make_product, count_queries):
+def test_shop_page_queries_do_not_grow_with_the_number_of_products(client, db, count_queries):
     # Given 24 published products, each with photos and several variants
     service.ensure_collections(db)
     for n in range(PAGE_SIZE):
-        product = make_product(f"Tee {n:02d}", sizes="S, M", colours="Black, White")
+        product = make_product(db, f"Tee {n:02d}", sizes="S, M", colours="Black, White")
         service.add_image(db, product_id=product.id, image_key=f"{n:024d}", alt=f"Tee {n}", colour=None)
         service.add_image(
             db, product_id=product.id, image_key=f"{n + 100:024d}", alt=f"Tee {n} back", colour=None

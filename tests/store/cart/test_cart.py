@@ -8,8 +8,8 @@ from sqlmodel import select
 from store.cart.models import Cart, CartLine
 from store.cart.service import CART_COOKIE, decode_cookie, encode_cookie
 from store.news.models import Article
-from tests.conftest import csrf_from, get_csrf
-from tests.store.checkout.shop import add, make_product, sku_of, soup
+from tests.conftest import csrf_from, get_csrf, soup
+from tests.factories import add, make_product, sku_of
 
 
 def cart_lines(db) -> list[CartLine]:  # type: ignore[no-untyped-def]
@@ -20,7 +20,7 @@ def cart_lines(db) -> list[CartLine]:  # type: ignore[no-untyped-def]
 
 
 def test_add_by_sku_then_by_product_options_merges_into_one_line(client, db) -> None:  # type: ignore[no-untyped-def]
-    product = make_product(db, price="25.00")
+    product = make_product(db, price="25.00", colours="Black")
     sku = sku_of(db, product, "M")
     # when the same variant is added by SKU and by product + size + colour
     first = add(client, sku, 2)
@@ -45,7 +45,7 @@ def test_add_by_sku_then_by_product_options_merges_into_one_line(client, db) -> 
 
 @pytest.mark.parametrize("quantity", ["0", "-1", "1000000000", "abc", "", "2.5", "21"])
 def test_refused_quantities_change_nothing(client, db, quantity: str) -> None:  # type: ignore[no-untyped-def]
-    sku = sku_of(db, make_product(db))
+    sku = sku_of(db, make_product(db, colours="Black"))
     response = add(client, sku, quantity)
     assert response.status_code == 422
     assert soup(response.text).find(string="Choose a quantity from 1 to 20.") is not None
@@ -53,7 +53,7 @@ def test_refused_quantities_change_nothing(client, db, quantity: str) -> None:  
 
 
 def test_quantity_update_refuses_out_of_range_and_keeps_the_old_value(client, db) -> None:  # type: ignore[no-untyped-def]
-    sku = sku_of(db, make_product(db))
+    sku = sku_of(db, make_product(db, colours="Black"))
     add(client, sku, 2)
     line = cart_lines(db)[0]
     page = client.get("/cart")
@@ -77,7 +77,7 @@ def test_quantity_update_refuses_out_of_range_and_keeps_the_old_value(client, db
 
 
 def test_injected_price_fields_are_ignored(client, db) -> None:  # type: ignore[no-untyped-def]
-    product = make_product(db, price="25.00")
+    product = make_product(db, price="25.00", colours="Black")
     sku = sku_of(db, product)
     r = add(client, sku, 1, price="1", unit_price="1", total="1", amount="1", vat_rate_bp="0")
     assert r.status_code == 303
@@ -86,7 +86,7 @@ def test_injected_price_fields_are_ignored(client, db) -> None:  # type: ignore[
 
 
 def test_unknown_and_unpublished_skus_are_refused(client, db) -> None:  # type: ignore[no-untyped-def]
-    draft = make_product(db, "Draft shirt", published=False)
+    draft = make_product(db, "Draft shirt", published=False, colours="Black")
     for sku in ("NO-SUCH-SKU", sku_of(db, draft)):
         r = add(client, sku, 1)
         assert r.status_code == 422
@@ -95,7 +95,7 @@ def test_unknown_and_unpublished_skus_are_refused(client, db) -> None:  # type: 
 
 
 def test_price_comes_from_the_catalogue_at_render(client, db) -> None:  # type: ignore[no-untyped-def]
-    product = make_product(db, price="25.00")
+    product = make_product(db, price="25.00", colours="Black")
     add(client, sku_of(db, product), 2)
     product.price = 3000
     db.add(product)
@@ -105,8 +105,8 @@ def test_price_comes_from_the_catalogue_at_render(client, db) -> None:  # type: 
 
 
 def test_unpublished_after_adding_is_shown_but_not_counted(client, db) -> None:  # type: ignore[no-untyped-def]
-    keep = make_product(db, "Keep", price="20.00")
-    gone = make_product(db, "Gone", price="25.00")
+    keep = make_product(db, "Keep", price="20.00", colours="Black")
+    gone = make_product(db, "Gone", price="25.00", colours="Black")
     add(client, sku_of(db, keep), 1)
     add(client, sku_of(db, gone), 1)
     gone.is_published = False
@@ -118,7 +118,7 @@ def test_unpublished_after_adding_is_shown_but_not_counted(client, db) -> None: 
 
 
 def test_remove_line(client, db) -> None:  # type: ignore[no-untyped-def]
-    add(client, sku_of(db, make_product(db)), 1)
+    add(client, sku_of(db, make_product(db, colours="Black")), 1)
     line = cart_lines(db)[0]
     token = get_csrf(client)
     r = client.post(f"/cart/lines/{line.id}/remove", data={"csrf_token": token}, follow_redirects=False)
@@ -128,7 +128,7 @@ def test_remove_line(client, db) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_tampered_cookie_is_an_empty_cart_not_an_error(client, db) -> None:  # type: ignore[no-untyped-def]
-    add(client, sku_of(db, make_product(db)), 3)
+    add(client, sku_of(db, make_product(db, colours="Black")), 3)
     good = client.cookies.get(CART_COOKIE)
     assert decode_cookie(good) is not None
     client.cookies.set(CART_COOKIE, good[:-3] + ("AAA" if not good.endswith("AAA") else "BBB"))
@@ -141,7 +141,7 @@ def test_tampered_cookie_is_an_empty_cart_not_an_error(client, db) -> None:  # t
 
 
 def test_another_carts_line_cannot_be_changed(client, db) -> None:  # type: ignore[no-untyped-def]
-    sku = sku_of(db, make_product(db))
+    sku = sku_of(db, make_product(db, colours="Black"))
     add(client, sku, 1)
     mine = cart_lines(db)[0]
     other = Cart(token="someone-elses")
@@ -165,7 +165,7 @@ def test_cookie_signed_for_another_cart_token_finds_nothing(client, db) -> None:
 
 
 def test_no_csrf_is_403_and_adds_nothing(client, db) -> None:  # type: ignore[no-untyped-def]
-    sku = sku_of(db, make_product(db))
+    sku = sku_of(db, make_product(db, colours="Black"))
     client.get("/staff/login")
     r = client.post("/cart/add", data={"sku": sku, "quantity": "1"}, follow_redirects=False)
     assert r.status_code == 403
@@ -176,12 +176,12 @@ def test_from_article_is_stored_for_attribution(client, db) -> None:  # type: ig
     article = Article(slug="war-story", title="A story")
     db.add(article)
     db.commit()
-    add(client, sku_of(db, make_product(db)), 1, **{"from": "war-story"})
+    add(client, sku_of(db, make_product(db, colours="Black")), 1, **{"from": "war-story"})
     assert cart_lines(db)[0].article_id == article.id
 
 
 def test_staff_login_does_not_touch_the_cart(client, db, login_as) -> None:  # type: ignore[no-untyped-def]
-    add(client, sku_of(db, make_product(db)), 2)
+    add(client, sku_of(db, make_product(db, colours="Black")), 2)
     cookie = client.cookies.get(CART_COOKIE)
     login_as("owner")
     assert client.cookies.get(CART_COOKIE) == cookie

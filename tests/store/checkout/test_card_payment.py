@@ -12,6 +12,7 @@ from sqlmodel import select
 from store.cart.models import CartLine
 from store.checkout.models import PaymentAttempt
 from store.order.models import Order, Payment
+from tests.factories import add, checkout, make_product, pay_form, sku_of
 from tests.fakes.localstripe import (
     CARD_3DS,
     CARD_DECLINED,
@@ -20,15 +21,20 @@ from tests.fakes.localstripe import (
     list_payment_intents,
     make_payment_method,
 )
-from tests.store.checkout.shop import add, checkout, make_product, pay_form, sku_of
 
 # Paid, and perhaps already handed to the (manual) fulfilment provider by the inline job queue.
 PAID = {"paid", "submitted"}
 
 
 @pytest.fixture
+def shop(stripe_env: str, client):  # type: ignore[no-untyped-def]
+    """A test client for an app that talks to this module's localstripe."""
+    return client
+
+
+@pytest.fixture
 def placed(shop, db) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    add(shop, sku_of(db, make_product(db, price="25.00")), 2)
+    add(shop, sku_of(db, make_product(db, price="25.00", colours="Black")), 2)
     assert checkout(shop).status_code == 303
     return pay_form(shop)
 
@@ -85,7 +91,7 @@ def test_good_card_pays_once_and_empties_the_cart(shop, db, stripe_env, placed) 
     assert cart_quantity(db) == 0
     assert shop.get("/cart").text.count('class="empty-cart"') == 1
     # the confirmation page
-    from tests.store.checkout.shop import soup
+    from tests.conftest import soup
 
     page = soup(shop.get(r.json()["redirect"]).text)
     assert page.find("h1").get_text() == f"Thank you for your order {order.number}"

@@ -12,8 +12,8 @@ from store.checkout.models import Discount, DiscountUse, ShippingZone
 from store.news.models import Article
 from store.order.models import Order, OrderEvent, OrderLine
 from store.timeutil import utcnow
-from tests.conftest import csrf_from
-from tests.store.checkout.shop import ADDRESS, add, checkout, make_product, sku_of, soup
+from tests.conftest import csrf_from, soup
+from tests.factories import ADDRESS, add, checkout, make_product, sku_of
 
 
 def orders(db) -> list[Order]:  # type: ignore[no-untyped-def]
@@ -50,7 +50,7 @@ def apply_code(client, code: str, next_page: str = "/cart"):  # type: ignore[no-
 
 @pytest.fixture
 def mixed_cart(client, db):  # type: ignore[no-untyped-def]
-    shirt = make_product(db, "No War t-shirt", price="25.00")
+    shirt = make_product(db, "No War t-shirt", price="25.00", colours="Black")
     cushion = make_product(
         db, "Solidarity cushion", price="19.99", collection="cushions", sizes="45 x 45 cm", colours="Natural"
     )
@@ -190,13 +190,13 @@ def test_attribution_article_is_copied_to_the_order(client, db) -> None:  # type
     article = Article(slug="raqqa", title="Raqqa")
     db.add(article)
     db.commit()
-    add(client, sku_of(db, make_product(db)), 1, **{"from": "raqqa"})
+    add(client, sku_of(db, make_product(db, colours="Black")), 1, **{"from": "raqqa"})
     checkout(client)
     assert orders(db)[0].attribution_article_id == article.id
 
 
 def test_round_up_adds_a_donation_line_without_vat(client, db) -> None:  # type: ignore[no-untyped-def]
-    add(client, sku_of(db, make_product(db, price="25.00")), 1)
+    add(client, sku_of(db, make_product(db, price="25.00", colours="Black")), 1)
     checkout(client, round_up="1")
     [order] = orders(db)
     assert order.total == 2900  # 2500 + 399 = 2899, rounded up

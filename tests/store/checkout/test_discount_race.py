@@ -15,14 +15,14 @@ from store.checkout.models import Discount, DiscountUse
 from store.errors import DomainError
 from store.order.models import Order
 from tests.conftest import csrf_from
-from tests.store.checkout.shop import ADDRESS, add, make_product, sku_of
+from tests.factories import ADDRESS, add, make_product, sku_of
 
 pytestmark = pytest.mark.postgres
 
 
 def test_two_concurrent_checkouts_for_the_last_use_exactly_one_succeeds(app, db) -> None:  # type: ignore[no-untyped-def]
     # given a code with one use left, applied in two shoppers' carts
-    sku = sku_of(db, make_product(db, price="25.00"))
+    sku = sku_of(db, make_product(db, price="25.00", colours="Black"))
     db.add(Discount(code="LASTONE", percent_off=50, usage_limit=3, uses=2))
     db.commit()
     shoppers = [TestClient(app, raise_server_exceptions=False) for _ in range(2)]
@@ -58,7 +58,7 @@ def test_two_concurrent_checkouts_for_the_last_use_exactly_one_succeeds(app, db)
 
 def test_second_transaction_waits_for_the_first_then_finds_no_use_left(engine, db) -> None:  # type: ignore[no-untyped-def]
     # given two carts with the last use of a code applied
-    sku = sku_of(db, make_product(db, price="25.00"))
+    sku = sku_of(db, make_product(db, price="25.00", colours="Black"))
     db.add(Discount(code="SOLO", amount_off=500, usage_limit=1))
     carts = [Cart(token=f"race-{i}", discount_code="SOLO") for i in range(2)]
     db.add_all(carts)

@@ -6,8 +6,7 @@ import pytest
 from sqlmodel import select
 
 from store.checkout.models import Discount, ShippingZone
-from tests.conftest import csrf_from
-from tests.store.checkout.shop import soup
+from tests.conftest import csrf_from, soup
 
 
 def discounts(db) -> list[Discount]:  # type: ignore[no-untyped-def]

@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
 from sqlmodel import select
 
 from store.donation.models import Donation, DonationPayment
-from tests.store.webhook.stripe_events import post_event
+from tests.fakes.stripe_events import post_event
+
+# The app talks to this module's localstripe in every test.
+pytestmark = pytest.mark.usefixtures("stripe_env")
 
 
 def rows(db, model):  # type: ignore[no-untyped-def]

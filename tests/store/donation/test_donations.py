@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from bs4 import BeautifulSoup
 from sqlmodel import select
 
@@ -12,8 +13,11 @@ from store.donation import service
 from store.donation.models import Donation, DonationPayment
 from store.mail.models import OutboundEmail
 from store.money import Money
+from tests.factories import donate, open_form
 from tests.fakes.localstripe import CARD_DECLINED, CARD_SUCCEEDS, get_object, list_payment_intents
-from tests.store.donation.helpers import donate, open_form
+
+# The app talks to this module's localstripe in every test.
+pytestmark = pytest.mark.usefixtures("stripe_env")
 
 
 def rows(db, model):  # type: ignore[no-untyped-def]

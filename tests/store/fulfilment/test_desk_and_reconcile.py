@@ -16,9 +16,9 @@ from store.mail.models import OutboundEmail
 from store.order.models import Order
 from store.timeutil import utcnow
 from tests.conftest import get_csrf
+from tests.factories import make_paid_order
+from tests.fakes.fixtures import PRINTFUL_WEBHOOK_SECRET
 from tests.fakes.printful import FakePrintful
-from tests.store.fulfilment.conftest import SECRET
-from tests.store.order.factories import make_paid_order
 
 
 def _state(db: Session, order: Order) -> tuple[str, str]:
@@ -89,7 +89,7 @@ def test_approve_confirms_at_the_printer(
     order = make_paid_order(db)
     printful.set_status(order.number, "onhold")
     body, headers = printful.webhook(
-        "order_put_hold_approval", order.number, secret=SECRET, reason="Price changed"
+        "order_put_hold_approval", order.number, secret=PRINTFUL_WEBHOOK_SECRET, reason="Price changed"
     )
     assert client.post("/webhooks/printful", content=body, headers=headers).status_code == 200
     assert _state(db, order) == ("needs_approval", "on_hold")
@@ -110,7 +110,7 @@ def test_cancel_cancels_at_the_printer(
     printful: FakePrintful,  # type: ignore[no-untyped-def]
 ) -> None:
     order = make_paid_order(db)
-    body, headers = printful.webhook("order_put_hold", order.number, secret=SECRET, reason="Artwork unclear")
+    body, headers = printful.webhook("order_put_hold", order.number, secret=PRINTFUL_WEBHOOK_SECRET, reason="Artwork unclear")
     assert client.post("/webhooks/printful", content=body, headers=headers).status_code == 200
     login_as("fulfilment")
 

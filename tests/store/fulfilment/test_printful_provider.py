@@ -26,9 +26,9 @@ from store.fulfilment.providers import (
 )
 from store.fulfilment.providers.printful import parse_webhook, verify_webhook_signature
 from store.money import Money
-from tests.fakes.printful import FakePrintful, build_webhook, run_fake_printful, spawn_fake_printful
+from tests.fakes.fixtures import PRINTFUL_TOKEN
+from tests.fakes.printful import FakePrintful, build_webhook, spawn_fake_printful
 
-TOKEN = "test-token"
 CREATE = "POST /orders"
 FIND = "GET /orders/@{external_id}"
 
@@ -60,9 +60,8 @@ def order_request(external_id: str = "R1001", **kw: object) -> ProviderOrderRequ
 
 
 @pytest.fixture
-def fake() -> Iterator[FakePrintful]:
-    with run_fake_printful(token=TOKEN) as server:
-        yield server
+def fake(printful_server: FakePrintful) -> FakePrintful:
+    return printful_server  # the app's settings stay untouched: these tests build their own provider
 
 
 @pytest.fixture
@@ -74,7 +73,7 @@ def make_settings(**overrides: Any) -> Settings:
     return Settings(_env_file=None, **overrides)  # type: ignore[call-arg]  # ignore a developer's .env
 
 
-def make_provider(base_url: str, sleeps: list[float], token: str = TOKEN) -> PrintfulProvider:
+def make_provider(base_url: str, sleeps: list[float], token: str = PRINTFUL_TOKEN) -> PrintfulProvider:
     settings = make_settings(fulfilment="printful", printful_token=token, printful_api_base=base_url)
     return PrintfulProvider(settings, sleep=sleeps.append)
 
@@ -308,7 +307,7 @@ def test_logs_carry_fields_and_never_the_token(
 
     retry = next(r for r in caplog.records if "retrying" in r.getMessage())
     assert (retry.external_id, retry.attempt, retry.status) == ("R1001", 1, 500)  # type: ignore[attr-defined]
-    assert TOKEN not in caplog.text
+    assert PRINTFUL_TOKEN not in caplog.text
 
 
 # -- webhooks ---------------------------------------------------------------------------------------
@@ -396,7 +395,7 @@ def test_manual_provider_has_no_remote_state():
 
 def test_get_provider_picks_by_setting():
     manual = get_provider(make_settings(fulfilment="manual"))
-    printful = get_provider(make_settings(fulfilment="printful", printful_token=TOKEN))
+    printful = get_provider(make_settings(fulfilment="printful", printful_token=PRINTFUL_TOKEN))
 
     assert (manual.name, printful.name) == ("manual", "printful")
     assert isinstance(printful, PrintfulProvider)
@@ -412,7 +411,7 @@ def test_printful_without_token_is_refused():
 
 
 def test_fake_runs_as_a_process_inspectable_over_http(sleeps: list[float]):
-    with spawn_fake_printful(token=TOKEN) as remote:
+    with spawn_fake_printful(token=PRINTFUL_TOKEN) as remote:
         remote.drop_response_next(CREATE)
         with make_provider(remote.base_url, sleeps) as provider:
             order = provider.submit_order(order_request())

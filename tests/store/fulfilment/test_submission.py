@@ -14,8 +14,8 @@ from store.fulfilment.tasks import sweep
 from store.mail.models import OutboundEmail
 from store.order.models import Order
 from store.timeutil import utcnow
+from tests.factories import make_paid_order
 from tests.fakes.printful import FakePrintful
-from tests.store.order.factories import make_paid_order
 
 
 def _fulfilment(db: Session, order: Order) -> Fulfilment:

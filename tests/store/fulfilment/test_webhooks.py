@@ -10,9 +10,9 @@ from store.fulfilment.models import Fulfilment, FulfilmentAttempt, Shipment
 from store.mail.models import OutboundEmail
 from store.order.models import Order
 from store.webhook.models import InboundEvent
+from tests.factories import make_paid_order
+from tests.fakes.fixtures import PRINTFUL_WEBHOOK_SECRET
 from tests.fakes.printful import FakePrintful, build_webhook
-from tests.store.fulfilment.conftest import SECRET
-from tests.store.order.factories import make_paid_order
 
 URL = "/webhooks/printful"
 
@@ -43,7 +43,7 @@ def test_bad_or_missing_signature_gets_401_and_nothing_is_stored(
 
     assert _post(client, body, headers).status_code == 401
     assert _post(client, body, {"content-type": "application/json"}).status_code == 401
-    _, good = printful.webhook("package_shipped", order.number, secret=SECRET)
+    _, good = printful.webhook("package_shipped", order.number, secret=PRINTFUL_WEBHOOK_SECRET)
     assert _post(client, body + b" ", good).status_code == 401  # signature of another body
 
     assert _fresh(db).exec(select(InboundEvent)).all() == []
@@ -60,7 +60,7 @@ def test_shipped_webhook_delivered_three_times_sends_one_email(
         tracking_number="RM123456789GB",
         tracking_url="https://track.example/RM123456789GB",
     )
-    body, headers = printful.webhook("package_shipped", order.number, secret=SECRET)
+    body, headers = printful.webhook("package_shipped", order.number, secret=PRINTFUL_WEBHOOK_SECRET)
 
     answers = [_post(client, body, headers) for _ in range(3)]
 
@@ -94,7 +94,7 @@ def test_the_same_shipment_in_a_resent_body_changes_nothing(
     about = printful.orders[order.number]
     for retries in (0, 1, 2):
         body, headers = build_webhook(
-            "package_shipped", about, secret=SECRET, shipment=shipment, retries=retries
+            "package_shipped", about, secret=PRINTFUL_WEBHOOK_SECRET, shipment=shipment, retries=retries
         )
         assert _post(client, body, headers).status_code == 200
 
@@ -111,9 +111,9 @@ def test_a_stale_order_updated_after_shipment_changes_nothing(
 ) -> None:
     order = make_paid_order(db)
     printful.set_status(order.number, "inprocess")
-    stale_body, stale_headers = printful.webhook("order_updated", order.number, secret=SECRET)
+    stale_body, stale_headers = printful.webhook("order_updated", order.number, secret=PRINTFUL_WEBHOOK_SECRET)
     printful.ship(order.number)
-    shipped_body, shipped_headers = printful.webhook("package_shipped", order.number, secret=SECRET)
+    shipped_body, shipped_headers = printful.webhook("package_shipped", order.number, secret=PRINTFUL_WEBHOOK_SECRET)
     assert _post(client, shipped_body, shipped_headers).status_code == 200
     assert _state(db, order) == ("shipped", "shipped")
     events_before = len(_fresh(db).exec(select(InboundEvent)).all())
@@ -134,7 +134,7 @@ def test_order_updated_inprocess_moves_to_in_production(
 ) -> None:
     order = make_paid_order(db)
     printful.set_status(order.number, "inprocess")
-    body, headers = printful.webhook("order_updated", order.number, secret=SECRET)
+    body, headers = printful.webhook("order_updated", order.number, secret=PRINTFUL_WEBHOOK_SECRET)
 
     assert _post(client, body, headers).status_code == 200
 
@@ -153,7 +153,7 @@ def test_holds_and_failures_go_to_the_desk_with_the_reason(
     for event_type, fulfilment_status, order_status in cases:
         order = make_paid_order(db)
         body, headers = printful.webhook(
-            event_type, order.number, secret=SECRET, reason=f"Reason for {event_type}"
+            event_type, order.number, secret=PRINTFUL_WEBHOOK_SECRET, reason=f"Reason for {event_type}"
         )
         assert _post(client, body, headers).status_code == 200
         assert _state(db, order) == (order_status, fulfilment_status), event_type
@@ -165,7 +165,7 @@ def test_unknown_events_are_stored_and_ignored(
     client: TestClient, db: Session, printful: FakePrintful
 ) -> None:
     order = make_paid_order(db)
-    body, headers = printful.webhook("product_synced", None, secret=SECRET)
+    body, headers = printful.webhook("product_synced", None, secret=PRINTFUL_WEBHOOK_SECRET)
 
     assert _post(client, body, headers).status_code == 200
 

@@ -17,36 +17,27 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from store.config import get_settings
 from store.fulfilment.models import Fulfilment
 from store.jobs import huey
 from store.order.models import Order
-from tests.fakes.printful import FakePrintfulRemote, spawn_fake_printful
-from tests.store.fulfilment.conftest import SECRET, TOKEN
-from tests.store.order.factories import make_paid_order
+from tests.factories import make_paid_order
+from tests.fakes.fixtures import app_settings
+from tests.fakes.printful import FakePrintfulRemote
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
-def remote_printful(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakePrintfulRemote]:
-    with spawn_fake_printful(token=TOKEN) as fake:
-        monkeypatch.setenv("STORE_FULFILMENT", "printful")
-        monkeypatch.setenv("STORE_PRINTFUL_TOKEN", TOKEN)
-        monkeypatch.setenv("STORE_PRINTFUL_API_BASE", fake.base_url)
-        monkeypatch.setenv("STORE_PRINTFUL_WEBHOOK_SECRET", SECRET)
-        monkeypatch.setenv("STORE_FULFILMENT_LEASE_SECONDS", "4")
-        monkeypatch.setenv("STORE_FULFILMENT_STUCK_SECONDS", "2")
-        get_settings.cache_clear()
+def remote_printful(printful_process: FakePrintfulRemote) -> Iterator[FakePrintfulRemote]:
+    """The fake Printful process, short leases, and jobs queued for the worker processes."""
+    with app_settings(STORE_FULFILMENT_LEASE_SECONDS="4", STORE_FULFILMENT_STUCK_SECONDS="2"):
         huey.immediate = False  # queue into the workers' storage
         huey.flush()
         try:
-            yield fake
+            yield printful_process
         finally:
             huey.flush()
             huey.immediate = True
-            monkeypatch.undo()
-            get_settings.cache_clear()
 
 
 @pytest.fixture

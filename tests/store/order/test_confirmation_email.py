@@ -10,7 +10,7 @@ from sqlmodel import select
 from store.config import get_settings
 from store.mail.models import OutboundEmail
 from store.order.notifications import percent, queue_confirmation
-from tests.store.order.factories import make_paid_order
+from tests.factories import make_paid_order
 
 MIXED = [("TS-RED-M", "Solidarity T-shirt", 2500, 2), ("CU-BLK", "Picket cushion", 3000, 1)]
 
@@ -61,3 +61,26 @@ def test_percent_writes_rates_as_people_do():
         "0%",
         "12.05%",
     ]
+
+
+def test_the_confirmation_goes_out_by_smtp_when_it_is_set(db, smtp_sink):
+    # given STORE_SMTP_URL points at a real SMTP server (aiosmtpd)
+    # when an order is paid (the send job runs inline after the commit)
+    order = make_paid_order(db, lines=MIXED, shipping=395, discount=500, discount_code="UNION5")
+
+    # then exactly one message arrived over SMTP, addressed and worded as the shopper sees it
+    [message] = smtp_sink.wait_for(1)
+    [(sender, recipients, _)] = smtp_sink.envelopes
+    assert (sender, recipients) == ("shop@redrevolution.example", ["shopper@example.org"])
+    assert message["From"] == "Red Revolution Media <shop@redrevolution.example>"
+    assert message["To"] == "shopper@example.org"
+    assert message["Subject"] == f"Thank you for your order {order.number}"
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    assert "Total paid: £78.95" in text
+    assert f"http://testserver/orders/{order.token}" in text
+    html = message.get_body(preferencelist=("html",)).get_content()
+    assert f'href="http://testserver/orders/{order.token}"' in html
+    # nothing was written to the outbox folder instead, and the row is marked sent
+    assert not (Path(get_settings().outbox_dir) / f"order-{order.number}-confirmation.eml").exists()
+    db.expire_all()
+    assert db.exec(select(OutboundEmail.sent_at)).one() is not None

@@ -7,7 +7,7 @@ from bs4 import BeautifulSoup
 from store.fulfilment.models import Shipment
 from store.order.models import OrderStatus
 from store.order.service import move
-from tests.store.order.factories import make_paid_order
+from tests.factories import make_paid_order
 
 MIXED = [("TS-RED-M", "Solidarity T-shirt", 2500, 2), ("CU-BLK", "Picket cushion", 3000, 1)]
 

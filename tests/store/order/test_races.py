@@ -16,8 +16,8 @@ from store.mail.models import OutboundEmail
 from store.order import refunds
 from store.order.models import Order, OrderEvent, Refund
 from store.order.service import mark_paid
+from tests.factories import make_paid_order
 from tests.fakes.localstripe import get_object
-from tests.store.order.factories import make_paid_order
 
 pytestmark = pytest.mark.postgres
 

@@ -11,8 +11,8 @@ from store.order.models import Order, OrderEvent
 from store.order.reconcile import reconcile
 from store.payment import pay
 from store.timeutil import utcnow
+from tests.factories import make_paid_order, order_total
 from tests.fakes.localstripe import CARD_DECLINED, CARD_SUCCEEDS, make_payment_method
-from tests.store.order.factories import make_paid_order, order_total
 
 
 def unpaid_with_intent(db: Session, stripe_env: str, card: str, *, age_minutes: int) -> Order:

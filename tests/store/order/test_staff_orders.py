@@ -10,8 +10,8 @@ from store.order.models import Order, OrderEvent, OrderStatus, Refund
 from store.order.service import move
 from store.payment import PaymentUnavailable, RefundRefused
 from tests.conftest import csrf_from
+from tests.factories import make_paid_order
 from tests.fakes.localstripe import get_object
-from tests.store.order.factories import make_paid_order
 
 
 def fresh(db: Session, order: Order) -> Order:

@@ -12,8 +12,8 @@ from store.order.models import Order, OrderEvent
 from store.payment import pay
 from store.payment.localstripe_server import register_webhook
 from store.webhook.models import InboundEvent
+from tests.factories import make_paid_order
 from tests.fakes.localstripe import CARD_SUCCEEDS, make_payment_method
-from tests.store.order.factories import make_paid_order
 
 
 def test_a_real_signed_webhook_marks_the_order_paid(db, stripe_env, live_server):

@@ -14,8 +14,8 @@ from store.order.service import move
 from store.webhook.models import InboundEvent
 from store.webhook.service import store_inbound
 from store.webhook.tasks import sweep_unprocessed
-from tests.store.order.factories import make_paid_order
-from tests.store.webhook.stripe_events import intent_event, post_event, sign
+from tests.factories import make_paid_order
+from tests.fakes.stripe_events import intent_event, post_event, sign
 
 
 def count(db: Session, model: type, *where: object) -> int:

@@ -12,8 +12,8 @@ from store.fulfilment.models import Fulfilment
 from store.mail.models import OutboundEmail
 from store.order.models import OrderEvent
 from store.webhook.models import InboundEvent
-from tests.store.order.factories import make_paid_order
-from tests.store.webhook.stripe_events import intent_event, sign
+from tests.factories import make_paid_order
+from tests.fakes.stripe_events import intent_event, sign
 
 pytestmark = pytest.mark.postgres
 N = 10
