@@ -138,7 +138,7 @@ def apply_discount(
     else:
         subtotal = sum((item.line_total.amount if item.line_total else 0) for item in service.items(db, cart))
         try:
-            discounts.check(discounts.find(db, code), subtotal=subtotal)
+            discounts.check_for_cart(db, cart=cart, code=code, subtotal=subtotal)
         except DomainError as exc:
             error = exc.message
         else:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, time
 from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
+from store.cart.models import Cart
 from store.checkout.models import Discount, DiscountUse
 from store.checkout.pricing import DiscountRule
 from store.errors import DomainError
@@ -38,8 +39,14 @@ def find(session: Session, code: str) -> Discount | None:
     return session.exec(select(Discount).where(Discount.code == normalise(code))).first()
 
 
-def check(discount: Discount | None, *, subtotal: int, now: datetime | None = None) -> Discount:
-    """The discount if it may be used on goods worth `subtotal`; DomainError (field discount_code) if not."""
+def check(
+    discount: Discount | None, *, subtotal: int, now: datetime | None = None, held: bool = False
+) -> Discount:
+    """The discount if it may be used on goods worth `subtotal`; DomainError (field discount_code) if not.
+
+    `held`: the shopper's own pending order already holds one of the uses, so that use is theirs and
+    must not count against them (else a single-use code vanishes between checkout and payment).
+    """
     now = now or utcnow()
     if discount is None or not discount.is_active:
         raise DomainError("We don't recognise that discount code.", field=FIELD)
@@ -49,12 +56,33 @@ def check(discount: Discount | None, *, subtotal: int, now: datetime | None = No
             expires = expires.replace(tzinfo=UTC)
         if expires <= now:
             raise DomainError("That discount code has expired.", field=FIELD)
-    if discount.usage_limit is not None and discount.uses >= discount.usage_limit:
+    taken_by_others = discount.uses - (1 if held else 0)
+    if discount.usage_limit is not None and taken_by_others >= discount.usage_limit:
         raise DomainError("That discount code has been used up.", field=FIELD)
     if subtotal < discount.min_spend:
         need = Money(discount.min_spend).format()
         raise DomainError(f"That code needs a spend of at least {need} before delivery.", field=FIELD)
     return discount
+
+
+def holds(session: Session, *, discount: Discount, order_id: int | None) -> bool:
+    """Whether order `order_id` holds a use of `discount`."""
+    if order_id is None or discount.id is None:
+        return False
+    found = session.exec(
+        select(DiscountUse.id).where(DiscountUse.order_id == order_id, DiscountUse.discount_id == discount.id)
+    ).first()
+    return found is not None
+
+
+def check_for_cart(session: Session, *, cart: Cart | None, code: str, subtotal: int) -> Discount:
+    """check() for a code in (or going into) `cart`: the use its pending order holds is its own.
+
+    Every place that re-checks a cart's code goes through here: the cart page and "Apply", the
+    checkout page, the payment page and placing the order again."""
+    found = find(session, code)
+    held = found is not None and cart is not None and holds(session, discount=found, order_id=cart.order_id)
+    return check(found, subtotal=subtotal, held=held)
 
 
 def consume(session: Session, *, discount: Discount, order: Order) -> None:

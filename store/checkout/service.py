@@ -170,7 +170,7 @@ def summarise(
     discount_error: str | None = None
     if cart is not None and cart.discount_code:
         try:
-            found = discounts.check(discounts.find(session, cart.discount_code), subtotal=subtotal)
+            found = discounts.check_for_cart(session, cart=cart, code=cart.discount_code, subtotal=subtotal)
             rule = discounts.rule_for(found)
         except DomainError as exc:
             discount_error = exc.message
