@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET_KEY = "dev-only-secret-key-change-me"
@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     # pending row may sit untouched before the sweep resubmits it and the exception desk shows it.
     fulfilment_lease_seconds: int = 300
     fulfilment_stuck_seconds: int = 180
+
+    # A pending_payment order with no payment under way for this long is cancelled and its discount
+    # use released (store.checkout.unpaid; the worker runs it every 10 minutes).
+    unpaid_order_minutes: int = Field(default=120, ge=1)
+    # The largest donation taken online in one go; the smallest is £1.
+    donation_max_pounds: int = Field(default=1000, ge=1)
 
     smtp_url: str = ""
     redis_url: str = ""

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from store.cart import service as carts
 from store.cart.models import Cart
-from store.checkout import discounts, shipping
+from store.checkout import discounts, shipping, unpaid
 from store.checkout.models import PaymentAttempt
 from store.checkout.pricing import DiscountRule, LineIn, Quote, quote
 from store.config import Settings, get_settings
@@ -47,6 +47,7 @@ POSTCODE_RES = {
 NO_POSTCODE = frozenset({"IE"})  # Eircodes are optional for delivery
 IN_FLIGHT_WINDOW = timedelta(seconds=30)
 LIVE_PAYMENT_STATUSES = ("created", "requires_action", "processing", "succeeded")
+ORDER_CANCELLED = "This order was cancelled. Please start again from your cart."
 
 
 @dataclass
@@ -372,6 +373,8 @@ def begin_attempt(session: Session, *, order: Order, payment_method: str) -> Pay
     same intent and never charges twice. A new pm_… is a new attempt `order-{number}-pay-{n}`.
     """
     assert order.id is not None
+    if not unpaid.claim_for_payment(session, order=order):
+        raise Conflict(ORDER_CANCELLED)
     known = session.exec(
         select(PaymentAttempt).where(PaymentAttempt.payment_method == payment_method)
     ).first()
@@ -440,6 +443,12 @@ def apply_result(
             session, order=order, intent_id=result.intent_id, amount=result.amount.amount, actor="checkout"
         )
         session.refresh(order)
+        if order.status == OrderStatus.cancelled:  # mark_paid has flagged it for a refund
+            return {
+                "status": "failed",
+                "message": "This order was cancelled before your payment arrived. We'll refund it in full; "
+                "please don't pay again.",
+            }
         if order.status == OrderStatus.pending_payment:
             log.error("payment succeeded but the order is not paid", extra={"order": order.number})
             return {

@@ -175,13 +175,25 @@ def mark_paid(session: Session, *, order: Order, intent_id: str, amount: int, ac
 
 
 def _flag_second_payment(session: Session, *, order: Order, intent_id: str, amount: int, actor: str) -> None:
-    """A different intent succeeded for an order already paid: a double charge staff must refund.
+    """A different intent succeeded for an order already paid (a double charge), or any intent for an
+    order cancelled unpaid (store.checkout.unpaid): money staff must refund.
 
     Recorded once per intent, however often the news arrives."""
     session.refresh(order)
-    if order.paid_intent_id is None or order.paid_intent_id == intent_id:
+    if order.paid_intent_id is None and order.status == OrderStatus.cancelled:
+        marker = f"Payment {intent_id} of "  # not "Payment … failed", which record_payment_failed writes
+        message = (
+            f"{marker}{order.money(amount).format()} succeeded after the order was cancelled. "
+            "Refund it in Stripe."
+        )
+    elif order.paid_intent_id is None or order.paid_intent_id == intent_id:
         return
-    marker = f"Second payment {intent_id} "
+    else:
+        marker = f"Second payment {intent_id} "
+        message = (
+            f"{marker}of {order.money(amount).format()} succeeded, but the order was already paid by "
+            f"{order.paid_intent_id}. Refund it in Stripe."
+        )
     seen = session.exec(
         select(OrderEvent.id).where(
             OrderEvent.order_id == order.id, col(OrderEvent.message).startswith(marker)
@@ -189,17 +201,8 @@ def _flag_second_payment(session: Session, *, order: Order, intent_id: str, amou
     ).first()
     if seen is not None:
         return
-    record_event(
-        session,
-        order,
-        kind="payment",
-        actor=actor,
-        message=(
-            f"{marker}of {order.money(amount).format()} succeeded, but the order was already paid by "
-            f"{order.paid_intent_id}. Refund it in Stripe."
-        ),
-    )
-    log.error("second payment for a paid order", extra={"order": order.number, "intent": intent_id})
+    record_event(session, order, kind="payment", actor=actor, message=message)
+    log.error("payment to refund", extra={"order": order.number, "intent": intent_id, "status": order.status})
 
 
 def record_payment_failed(
@@ -362,6 +365,11 @@ def cancel(session: Session, *, order: Order, actor: str, reason: str = "") -> N
         cancel_at_provider(session, order=order, actor=actor)
     # TODO(fulfilment): without cancel_for_order a pending outbox row must see the order cancelled
     # and not submit it; fulfilment's submit checks the order status.
+    was_unpaid = order.status == OrderStatus.pending_payment
     if not move(session, order, OrderStatus.cancelled, actor=actor, message=reason or "Cancelled."):
         session.refresh(order)
         raise DomainError(f"This order can no longer be cancelled: it is {order.status}.")
+    if was_unpaid:  # an unpaid order gives its discount code's use back for another shopper
+        from store.checkout.discounts import release
+
+        release(session, order=order)

@@ -332,6 +332,25 @@ def retrieve_payment(intent_id: str, *, settings: Settings | None = None) -> Pay
     return _result_from_intent(intent)
 
 
+def cancel_payment(intent_id: str, *, settings: Settings | None = None) -> PaymentResult:
+    """Cancel a PaymentIntent that has not succeeded (an abandoned 3-D Secure), so it never can.
+
+    Stripe refuses to cancel an intent that succeeded, is processing or is already cancelled; then
+    this answers where the intent stands instead, so the caller always learns the truth.
+    """
+    client = _client_for(settings)
+    try:
+        intent = client.v1.payment_intents.cancel(intent_id)
+    except stripe.InvalidRequestError:
+        logger.info("stripe would not cancel payment %s; asking where it stands", intent_id)
+        return retrieve_payment(intent_id, settings=settings)
+    except stripe.StripeError as exc:
+        raise _translate(exc, f"cancel payment {intent_id}") from exc
+    result = _result_from_intent(intent)
+    logger.info("stripe payment %s cancelled (%s)", intent_id, result.stripe_status)
+    return result
+
+
 def refund(
     *, intent_id: str, amount: Money, idempotency_key: str, settings: Settings | None = None
 ) -> RefundResult:
