@@ -39,6 +39,16 @@ class Conflict(DomainError):
     status_code = 409
 
 
+class TooManyAttempts(DomainError):
+    """Throttled: 429 with Retry-After (seconds), JSON for a page's script, a page otherwise."""
+
+    status_code = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class CSRFFailed(Exception):
     pass
 
@@ -63,7 +73,15 @@ _MESSAGES = {
 
 
 def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api/") or request.url.path.startswith("/webhooks/")
+    if request.url.path.startswith("/api/") or request.url.path.startswith("/webhooks/"):
+        return True
+    # A page's own script (card-payment.js) asks for JSON; a browser's navigation asks for HTML.
+    return "application/json" in request.headers.get("accept", "")
+
+
+def prefers_html(request: Request) -> bool:
+    """A browser navigating (a form posted without its script) rather than a script or a program."""
+    return not _wants_json(request) and "text/html" in request.headers.get("accept", "")
 
 
 def error_response(request: Request, status: int, detail: str | None = None) -> Response:
@@ -97,6 +115,17 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> Response:
         return error_response(request, exc.status_code, exc.message)
+
+    @app.exception_handler(TooManyAttempts)
+    async def too_many(request: Request, exc: TooManyAttempts) -> Response:
+        response: Response
+        if prefers_html(request):
+            response = error_response(request, 429, exc.message)
+        else:
+            response = JSONResponse({"message": exc.message, "retry_after": exc.retry_after}, status_code=429)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     @app.exception_handler(CSRFFailed)
     async def csrf_failed(request: Request, exc: CSRFFailed) -> Response:

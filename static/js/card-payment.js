@@ -84,8 +84,11 @@
       data = {};
     }
     if (!response.ok) {
-      // Our own 400/422 answers carry a message for the shopper; anything else does not.
-      throw new Error(data.message || (typeof data.detail === 'string' ? data.detail : '') || GENERIC_ERROR);
+      // Our own 4xx answers carry a message for the shopper (a 429 says when to try again, and
+      // names the field it is about when there is one); anything else does not.
+      var error = new Error(data.message || (typeof data.detail === 'string' ? data.detail : '') || GENERIC_ERROR);
+      error.field = typeof data.field === 'string' ? data.field : '';
+      throw error;
     }
     return data;
   }
@@ -108,6 +111,49 @@
         errorBox.textContent = message || '';
         errorBox.hidden = !message;
       }
+    }
+
+    var fieldErrors = [];
+
+    // A message about one field (the donation's Amount, say) goes beside that field, as the
+    // server-rendered form would put it. False when the form has no such single field.
+    function showFieldError(name, message) {
+      var input = form.elements.namedItem(name);
+      var field = input && input.closest ? input.closest('.field') : null;
+      if (!field) { return false; }
+      var id = 'f-' + name + '-error';
+      var box = document.getElementById(id);
+      if (!box) {
+        box = document.createElement('p');
+        box.className = 'error';
+        box.id = id;
+        var anchor = input;
+        while (anchor.parentNode !== field) { anchor = anchor.parentNode; }
+        field.insertBefore(box, anchor);
+      }
+      box.textContent = message;
+      box.hidden = false;
+      field.classList.add('has-error');
+      input.setAttribute('aria-invalid', 'true');
+      var described = (input.getAttribute('aria-describedby') || '').split(' ').filter(Boolean);
+      if (described.indexOf(id) < 0) { described.unshift(id); }
+      input.setAttribute('aria-describedby', described.join(' '));
+      fieldErrors.push({box: box, field: field, input: input, id: id});
+      input.focus();
+      return true;
+    }
+
+    function clearFieldErrors() {
+      fieldErrors.forEach(function (shown) {
+        shown.box.hidden = true;
+        shown.field.classList.remove('has-error');
+        shown.input.removeAttribute('aria-invalid');
+        var rest = (shown.input.getAttribute('aria-describedby') || '').split(' ').filter(function (part) {
+          return part && part !== shown.id;
+        });
+        shown.input.setAttribute('aria-describedby', rest.join(' '));
+      });
+      fieldErrors = [];
     }
 
     function setBusy(value) {
@@ -167,12 +213,16 @@
       if (busy) { return; }
       if (typeof form.reportValidity === 'function' && !form.reportValidity()) { return; }
       showError('');
+      clearFieldErrors();
       setBusy(true);
       var done = false;
       try {
         done = await pay();
       } catch (error) {
-        showError(error && error.message ? error.message : GENERIC_ERROR);
+        var message = error && error.message ? error.message : GENERIC_ERROR;
+        if (!(error && error.field && showFieldError(error.field, message))) {
+          showError(message);
+        }
       } finally {
         // Stay disabled while the browser leaves for the confirmation page.
         if (!done) { setBusy(false); }

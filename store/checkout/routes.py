@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
+from store import throttle
 from store.auth.models import Role, StaffUser
 from store.cart import service as carts
 from store.cart.models import Cart
@@ -21,6 +22,7 @@ from store.errors import Conflict, DomainError, NotFound
 from store.money import Money
 from store.order.models import Order, OrderStatus, Payment
 from store.payment import PaymentError, PaymentUnavailable, create_setup_intent, pay, retrieve_payment
+from store.throttle import CheckoutCardAttempt
 from store.web import redirect, render
 
 log = logging.getLogger("store.checkout")
@@ -199,7 +201,7 @@ def _settled(order: Order) -> JSONResponse:
 
 
 @router.post("/checkout/card/setup", name="checkout.card_setup")
-def card_setup(order: Annotated[str, Form()] = "") -> JSONResponse:
+def card_setup(card_attempt: CheckoutCardAttempt, order: Annotated[str, Form()] = "") -> JSONResponse:
     with unit_of_work(get_engine()) as session:
         found = session.exec(select(Order).where(Order.token == order)).first() if order else None
         if found is None:
@@ -216,6 +218,7 @@ def card_setup(order: Annotated[str, Form()] = "") -> JSONResponse:
 @router.post("/checkout/card/pay", name="checkout.card_pay")
 def card_pay(
     request: Request,
+    card_attempt: CheckoutCardAttempt,
     order: Annotated[str, Form()] = "",
     amount: Annotated[str, Form()] = "",
     payment_method: Annotated[str, Form()] = "",
@@ -283,6 +286,7 @@ def card_pay(
         attempt = session.get(Payment, payment_id)
         assert current is not None and attempt is not None
         answer = service.apply_result(session, order=current, payment=attempt, result=result)
+    throttle.record_outcome(request, answer["status"])
     response = _json(answer)
     if answer["status"] == "succeeded":
         decoded = carts.decode_cookie(request.cookies.get(carts.CART_COOKIE))

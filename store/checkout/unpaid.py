@@ -132,7 +132,7 @@ def settle(candidate: Candidate) -> str | None:
             )
         if not won:
             return None
-        log.info("unpaid order was paid after all", extra={"order": candidate.number, "intent": paid.intent_id})
+        log.info("unpaid order paid after all", extra={"order": candidate.number, "intent": paid.intent_id})
         return f"{candidate.number} pending_payment -> paid (stripe)"
     with unit_of_work() as session:
         if not _cancel(session, candidate):

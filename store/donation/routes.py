@@ -3,20 +3,22 @@ and the owner's list of donations and supporters."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import FormData
 
-from store import payment
+from store import payment, throttle
 from store.auth.models import Role, StaffUser
 from store.db import unit_of_work
 from store.deps import Db, require_role
 from store.donation import repository, service
 from store.donation.models import DonationKind, DonationStatus
-from store.errors import Conflict, DomainError
+from store.errors import Conflict, DomainError, prefers_html
 from store.money import Money
+from store.throttle import DonationCardAttempt
 from store.web import FormDataDep, redirect, render
 
 router = APIRouter()
@@ -50,12 +52,25 @@ def _valid_form(data: FormData) -> tuple[service.DonationForm, Any, Any]:
     return form, amount, data
 
 
+def _refused(request: Request, data: FormData, exc: DomainError) -> Response:
+    """Bad input: JSON for the page's script; a browser without it gets the form again (422), the
+    values kept and the message beside its field."""
+    if not prefers_html(request):
+        return _json_error(exc.message, field=exc.field)
+    form = service.DonationForm.from_mapping(data)
+    with contextlib.suppress(DomainError):
+        form.validate()
+    return render(
+        request, "donate/donate.html", {"form": form, "shortcuts": service.SHORTCUTS}, status_code=422
+    )
+
+
 @router.post("/donate/card/setup", name="donation.card_setup")
-def card_setup(data: FormDataDep) -> Response:
+def card_setup(request: Request, data: FormDataDep, card_attempt: DonationCardAttempt) -> Response:
     try:
         form, _amount, _data = _valid_form(data)
     except DomainError as exc:
-        return _json_error(exc.message, field=exc.field)
+        return _refused(request, data, exc)
     try:
         if form.frequency == DonationKind.monthly:  # the card will be charged again each month
             setup = payment.create_setup_intent(usage="off_session")
@@ -68,6 +83,7 @@ def card_setup(data: FormDataDep) -> Response:
 
 
 def _answer(request: Request, reference: str, outcome: service.Outcome) -> JSONResponse:
+    throttle.record_outcome(request, outcome.status)
     if outcome.status == "succeeded":
         body: dict[str, Any] = {
             "status": "succeeded",
@@ -85,11 +101,11 @@ def _answer(request: Request, reference: str, outcome: service.Outcome) -> JSONR
 
 
 @router.post("/donate/card/pay", name="donation.card_pay")
-def card_pay(request: Request, db: Db, data: FormDataDep) -> Response:
+def card_pay(request: Request, db: Db, data: FormDataDep, card_attempt: DonationCardAttempt) -> Response:
     try:
         form, amount, data = _valid_form(data)
     except DomainError as exc:
-        return _json_error(exc.message, field=exc.field)
+        return _refused(request, data, exc)
     intent_id = str(data.get("payment_intent") or "")
     try:
         if intent_id:

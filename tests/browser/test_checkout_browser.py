@@ -138,3 +138,25 @@ def test_double_click_on_pay_charges_once(page, shop, db, stripe_env) -> None:  
     time.sleep(0.5)  # let any second request finish before counting
     assert len(list_payment_intents(stripe_env)) == 1
     assert the_order(db).status in PAID
+
+
+def test_too_many_card_attempts_show_when_to_try_again(page, shop, db, stripe_env) -> None:  # type: ignore[no-untyped-def]
+    from store.throttle import PER_ADDRESS, CardAttempt
+
+    # earlier card attempts from this address (the browser's, 127.0.0.1) used up its hour
+    for i in range(PER_ADDRESS.amount):
+        CardAttempt(kind="donation", step="setup", ip="127.0.0.1", subject=f"earlier-{i}", counted=True).take()
+    errors = watch_errors(page)
+    to_payment(page, shop.url)
+    fill_card(page, CARD_SUCCEEDS)
+    button = page.get_by_role("button", name="Pay £53.99")
+    button.click()
+    alert = page.get_by_role("alert")
+    alert.wait_for()
+    # the page's script shows the 429's message, lets the shopper try later, and nothing was charged
+    assert alert.inner_text() == "Too many card attempts. Please try again in 60 minutes."
+    assert button.is_enabled()
+    assert page.url == f"{shop.url}/checkout/pay"
+    assert list_payment_intents(stripe_env) == []
+    assert the_order(db).status == "pending_payment"
+    assert [e for e in errors if "429" not in e] == []  # the browser logs the refused request itself

@@ -96,6 +96,16 @@ def test_reader_signs_up_from_the_seed_article_and_confirms_from_the_emails_link
     assert errors == []
 
 
+def fill_donor_and_card(page: Any) -> None:
+    page.get_by_label("Email").fill("donor@example.org")
+    page.get_by_label("Full name").fill("Dee Donor")
+    page.get_by_placeholder("number").fill(CARD_SUCCEEDS)
+    page.get_by_placeholder("exp_month").fill("12")
+    page.get_by_placeholder("exp_year").fill("34")
+    page.get_by_placeholder("cvc").fill("123")
+    page.get_by_placeholder("postal_code").fill("SW1A 1AA")
+
+
 def test_reader_donates_five_pounds_once(page, live_server, db, seed_article):
     errors = console_errors(page)
     page.goto(f"{live_server.url}/news/{LAUNCH_SLUG}")
@@ -106,13 +116,7 @@ def test_reader_donates_five_pounds_once(page, live_server, db, seed_article):
     page.get_by_role("link", name="£5", exact=True).click()
     assert page.get_by_label("Amount").input_value() == "5"
     assert page.get_by_label("One-off").is_checked()
-    page.get_by_label("Email").fill("donor@example.org")
-    page.get_by_label("Full name").fill("Dee Donor")
-    page.get_by_placeholder("number").fill(CARD_SUCCEEDS)
-    page.get_by_placeholder("exp_month").fill("12")
-    page.get_by_placeholder("exp_year").fill("34")
-    page.get_by_placeholder("cvc").fill("123")
-    page.get_by_placeholder("postal_code").fill("SW1A 1AA")
+    fill_donor_and_card(page)
     page.get_by_role("button", name="Donate").click()
 
     page.wait_for_url(re.compile(r".*/donate/thank-you/[A-Za-z0-9_-]+$"))
@@ -128,3 +132,28 @@ def test_reader_donates_five_pounds_once(page, live_server, db, seed_article):
     assert donation.article_id is not None  # came from the seed article's appeal
     assert [p.amount for p in db.exec(select(DonationPayment)).all()] == [500]
     assert errors == []
+
+
+def test_a_donation_over_the_maximum_is_refused_beside_amount(page, live_server, db, localstripe_url):
+    from tests.fakes.localstripe import list_payment_intents
+
+    before = len(list_payment_intents(localstripe_url))
+    page.goto(f"{live_server.url}/donate")
+    page.get_by_label("Amount").fill("1500")
+    fill_donor_and_card(page)
+    page.get_by_role("button", name="Donate").click()
+
+    message = page.locator("#f-amount-error")
+    message.wait_for()
+    assert message.inner_text() == "The most we can take online in one go is £1,000."
+    amount = page.get_by_label("Amount")
+    assert amount.get_attribute("aria-invalid") == "true"
+    assert amount.input_value() == "1500"
+    assert page.get_by_role("button", name="Donate").is_enabled()
+    # a corrected amount goes through, and the message goes away
+    amount.fill("15")
+    page.get_by_role("button", name="Donate").click()
+    page.wait_for_url(re.compile(r".*/donate/thank-you/[A-Za-z0-9_-]+$"))
+    db.rollback()
+    assert [d.amount for d in db.exec(select(Donation)).all()] == [1500]
+    assert len(list_payment_intents(localstripe_url)) == before + 1
