@@ -108,6 +108,22 @@ def checkout(client: Any, **overrides: str) -> Any:
     return client.post("/checkout", data=data, follow_redirects=False)
 
 
+def apply_discount(client: Any, code: str) -> Any:
+    """"Discount code" and "Apply" on /cart."""
+    token = csrf_from(client.get("/cart").text)
+    return client.post("/cart/discount", data={"csrf_token": token, "discount_code": code}, follow_redirects=False)
+
+
+def pay_by_card(client: Any, stripe_url: str, card: str = CARD_SUCCEEDS) -> Any:
+    """The payment step as card-payment.js does it, with a pm_… for `card` from localstripe."""
+    form = pay_form(client)
+    return client.post(
+        "/checkout/card/pay",
+        data={**form, "payment_method": make_payment_method(stripe_url, card)},
+        headers={"X-CSRF-Token": form["csrf_token"], "Accept": "application/json"},
+    )
+
+
 def pay_form(client: Any) -> dict[str, str]:
     """The hidden fields of the payment step's form (csrf_token, order, amount, …)."""
     page = client.get("/checkout/pay")

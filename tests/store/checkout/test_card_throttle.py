@@ -18,6 +18,8 @@ from sqlmodel import select
 
 from store.order.models import Order
 from tests.catalog.test_cache import redis_url  # noqa: F401  (a private redis-server for the test)
+from tests.conftest import soup
+from tests.factories import add, checkout, make_product, pay_form, sku_of
 from tests.fakes.localstripe import (
     CARD_3DS,
     CARD_DECLINED,
@@ -26,7 +28,6 @@ from tests.fakes.localstripe import (
     list_payment_intents,
     make_payment_method,
 )
-from tests.store.checkout.shop import add, checkout, make_product, pay_form, sku_of, soup
 
 PER_ORDER = 20
 PER_ADDRESS = 50

@@ -17,8 +17,8 @@ from sqlmodel import select
 from store.checkout.models import Discount, DiscountUse
 from store.order.models import Order
 from tests.conftest import csrf_from, soup
-from tests.factories import ADDRESS, add, make_product, pay_form, sku_of
-from tests.fakes.localstripe import CARD_SUCCEEDS, list_payment_intents, make_payment_method
+from tests.factories import add, apply_discount, checkout, make_product, pay_by_card, sku_of
+from tests.fakes.localstripe import list_payment_intents
 
 PAID = {"paid", "submitted"}
 
@@ -38,27 +38,6 @@ def owner_creates_code(client: Any, login_as: Any, *, code: str, percent: str, l
         follow_redirects=False,
     )
     assert (r.status_code, r.headers["location"]) == (303, "/staff/discounts")
-
-
-def apply_code(shopper: Any, code: str) -> Any:
-    token = csrf_from(shopper.get("/cart").text)
-    return shopper.post(
-        "/cart/discount", data={"csrf_token": token, "discount_code": code}, follow_redirects=False
-    )
-
-
-def continue_to_payment(shopper: Any) -> Any:
-    token = csrf_from(shopper.get("/checkout").text)
-    return shopper.post("/checkout", data={"csrf_token": token, **ADDRESS}, follow_redirects=False)
-
-
-def pay_with(shopper: Any, stripe_url: str, card: str = CARD_SUCCEEDS) -> Any:
-    form = pay_form(shopper)
-    return shopper.post(
-        "/checkout/card/pay",
-        data={**form, "payment_method": make_payment_method(stripe_url, card)},
-        headers={"X-CSRF-Token": form["csrf_token"], "Accept": "application/json"},
-    )
 
 
 def pay_button(shopper: Any) -> str:
@@ -83,12 +62,12 @@ def test_a_lone_shopper_gets_a_single_use_code_and_pays_the_discounted_total(
     with TestClient(app, raise_server_exceptions=False) as shopper:
         add(shopper, sku, 1)
         # when the shopper applies it on /cart
-        applied = apply_code(shopper, "once10")
+        applied = apply_discount(shopper, "once10")
         assert (applied.status_code, applied.headers["location"]) == (303, "/cart")
         cart = soup(shopper.get("/cart").text)
         assert cart.select_one("#f-discount_code-error") is None
         # and continues to payment
-        r = continue_to_payment(shopper)
+        r = checkout(shopper)
         assert (r.status_code, r.headers["location"]) == (303, "/checkout/pay")
         # then the payment page offers the discounted total: £25.00 − £2.50 + £3.99 delivery
         assert pay_button(shopper) == "Pay £26.49"
@@ -98,11 +77,11 @@ def test_a_lone_shopper_gets_a_single_use_code_and_pays_the_discounted_total(
         assert discount_error(checkout_html) is None
         assert "That discount code has been used up." not in checkout_html
         # re-submitting the checkout (a changed address, say) keeps the order's own use
-        r = continue_to_payment(shopper)
+        r = checkout(shopper)
         assert (r.status_code, r.headers["location"]) == (303, "/checkout/pay")
         assert pay_button(shopper) == "Pay £26.49"
         # when the shopper pays
-        answer = pay_with(shopper, stripe_env)
+        answer = pay_by_card(shopper, stripe_env)
         assert answer.status_code == 200, answer.text
         assert answer.json()["status"] == "succeeded"
     # then one paid order for the discounted total, charged exactly that, and the code used once
@@ -126,13 +105,13 @@ def test_a_used_up_code_is_refused_to_the_next_shopper_on_the_cart(shop, app, db
     sku = sku_of(db, make_product(db, price="25.00"))
     with TestClient(app, raise_server_exceptions=False) as first:
         add(first, sku, 1)
-        apply_code(first, "ONCE10")
-        continue_to_payment(first)
-        assert pay_with(first, stripe_env).json()["status"] == "succeeded"
+        apply_discount(first, "ONCE10")
+        checkout(first)
+        assert pay_by_card(first, stripe_env).json()["status"] == "succeeded"
     # when another shopper tries it
     with TestClient(app, raise_server_exceptions=False) as second:
         add(second, sku, 1)
-        r = apply_code(second, "ONCE10")
+        r = apply_discount(second, "ONCE10")
         # then 422 with the message next to "Discount code", and the code kept in the field
         assert r.status_code == 422
         assert discount_error(r.text) == "That discount code has been used up."

@@ -19,6 +19,8 @@ from store.cart.models import Cart, CartLine
 from store.checkout.models import Discount, DiscountUse
 from store.order.models import Order, OrderEvent, Payment
 from store.timeutil import utcnow
+from tests.conftest import soup
+from tests.factories import add, apply_discount, checkout, make_product, pay_form, sku_of
 from tests.fakes.localstripe import (
     CARD_3DS,
     CARD_SUCCEEDS,
@@ -27,10 +29,14 @@ from tests.fakes.localstripe import (
     list_payment_intents,
     make_payment_method,
 )
-from tests.store.checkout.shop import add, make_product, pay_form, sku_of, soup
-from tests.store.checkout.test_limited_discount import PAID, apply_code, continue_to_payment
 
+PAID = {"paid", "submitted"}
 CANCELLED_MESSAGE = "This order was cancelled. Please start again from your cart."
+
+
+@pytest.fixture
+def shop(stripe_env: str, client):  # type: ignore[no-untyped-def]
+    return client
 
 
 @pytest.fixture
@@ -39,8 +45,8 @@ def placed(shop, db) -> dict[str, str]:  # type: ignore[no-untyped-def]
     db.add(Discount(code="ONCE10", percent_off=10, usage_limit=1))
     db.commit()
     add(shop, sku_of(db, make_product(db, price="25.00")), 2)
-    assert apply_code(shop, "ONCE10").status_code == 303
-    assert continue_to_payment(shop).status_code == 303
+    assert apply_discount(shop, "ONCE10").status_code == 303
+    assert checkout(shop).status_code == 303
     return pay_form(shop)
 
 
@@ -123,7 +129,7 @@ def test_an_abandoned_order_is_cancelled_its_use_released_and_the_cart_kept(shop
     assert post_pay(shop, placed, payment_method=make_payment_method(stripe_env, CARD_SUCCEEDS)).json() == {
         "message": CANCELLED_MESSAGE
     }
-    assert continue_to_payment(shop).status_code == 303
+    assert checkout(shop).status_code == 303
     form = pay_form(shop)
     assert form["amount"] == "4899"
     answer = post_pay(shop, form, payment_method=make_payment_method(stripe_env, CARD_SUCCEEDS))
@@ -245,7 +251,7 @@ def test_a_shopper_who_pays_after_the_cancellation_is_refused_before_stripe(shop
 
 
 def test_a_payment_that_succeeds_after_cancellation_is_flagged_for_refund(shop, db, stripe_env, placed) -> None:  # type: ignore[no-untyped-def]
-    from tests.store.webhook.stripe_events import intent_event, post_event
+    from tests.fakes.stripe_events import intent_event, post_event
 
     order = the_order(db)
     age(db, 180)

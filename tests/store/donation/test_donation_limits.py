@@ -11,8 +11,10 @@ from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 
 from store.config import get_settings
+from tests.factories import open_form
 from tests.fakes.localstripe import CARD_DECLINED, CARD_SUCCEEDS, list_payment_intents, make_payment_method
-from tests.store.donation.helpers import open_form
+
+pytestmark = pytest.mark.usefixtures("stripe_env")
 
 JSON = {"Accept": "application/json"}
 
