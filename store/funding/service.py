@@ -5,11 +5,8 @@ For a calendar month (UTC):
   media, newswire, marketing);
 * donations: money received for one-off donations and monthly support (store.donation's payments,
   by the day they were paid), plus round-up donation lines of orders paid that month;
-* shop margin, per order paid that month and not cancelled or refunded in full:
-      Σ product lines (line total − VAT in it − provider cost × quantity)
-      − card fee on the whole charge (catalog.pricing.card_fee_estimate: 1.5 % + 20p)
-      − any partial refunds (the whole refunded amount: conservative).
-  Shipping is taken to pass straight through to the print provider, so it adds nothing.
+* shop margin of the orders paid that month: defined once in store.order.figures (and summed there
+  in SQL) so this page, the staff dashboard and the attribution report always agree.
 """
 
 from __future__ import annotations
@@ -20,13 +17,11 @@ from datetime import UTC, date, datetime
 
 from sqlmodel import Session
 
-from catalog.pricing import card_fee_estimate
 from store.donation import repository as donations
 from store.errors import DomainError
 from store.funding import repository
 from store.funding.models import COST_CATEGORIES, MonthlyCost
 from store.money import Money
-from store.order.models import Order, OrderLine
 from store.timeutil import utcnow
 
 MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
@@ -62,20 +57,6 @@ def bounds(month: date) -> tuple[datetime, datetime]:
         datetime(month.year, month.month, 1, tzinfo=UTC),
         datetime(end.year, end.month, 1, tzinfo=UTC),
     )
-
-
-def order_margin(order: Order, lines: list[OrderLine]) -> int:
-    goods = sum(
-        line.line_total - line.vat_amount - line.provider_cost * line.quantity
-        for line in lines
-        if line.kind != "donation"
-    )
-    fee = card_fee_estimate(Money(order.total, order.currency)).amount
-    return goods - fee - order.amount_refunded
-
-
-def round_up(lines: list[OrderLine]) -> int:
-    return sum(line.line_total for line in lines if line.kind == "donation")
 
 
 @dataclass
@@ -131,10 +112,7 @@ def figures(session: Session, month: date) -> MonthFigures:
     received = donations.received_between(session, start, end)
     result.one_off = received["one_off"]
     result.monthly = received["monthly"]
-    for order, lines in repository.paid_orders_between(session, start, end):
-        result.round_up += round_up(lines)
-        result.shop_margin += order_margin(order, lines)
-        result.shop_orders += 1
+    result.shop_orders, result.shop_margin, result.round_up = repository.shop_between(session, start, end)
     return result
 
 
@@ -219,13 +197,9 @@ def attribution(session: Session) -> list[ArticleAttribution]:
             )
         return rows[article_id]
 
-    for order, lines in repository.attributed_paid_orders(session):
-        assert order.attribution_article_id is not None
-        item = row(order.attribution_article_id)
-        item.orders += 1
-        item.sales += sum(line.line_total for line in lines if line.kind != "donation")
-        item.margin += order_margin(order, lines)
-        item.round_up += round_up(lines)
+    for article_id, orders, sales, margin, round_ups in repository.attributed_totals(session):
+        item = row(article_id)
+        item.orders, item.sales, item.margin, item.round_up = orders, sales, margin, round_ups
     for article_id, (count, total) in donations.received_by_article(session).items():
         item = row(article_id)
         item.donations += count
