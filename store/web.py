@@ -16,6 +16,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from store.config import Settings, get_settings
 from store.money import Money
+from store.timeutil import london_time
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = ROOT / "templates"
@@ -50,6 +51,7 @@ templates = Jinja2Blocks(directory=str(TEMPLATES_DIR))
 templates.env.auto_reload = False
 templates.env.filters["money"] = format_money
 templates.env.filters["date"] = format_date
+templates.env.filters["uk_time"] = london_time  # staff pages show UK time, as the reports count UK days
 templates.env.globals["site_name"] = "Red Revolution Media"
 
 

@@ -91,3 +91,23 @@ def history_chart(months: list[MonthFigures]) -> dict[str, object]:
             }
         )
     return {"bars": bars, "width": 60 + len(ordered) * 56, "base": 20 + height}
+
+
+def column_chart(
+    values: list[int], *, height: int = 120, step: int = 22, bar: int = 16, left: int = 8, top: int = 14
+) -> dict[str, object]:
+    """One column per value, scaled to the largest (the staff dashboard's 30 days)."""
+    biggest = max([*values, 1])
+    columns = []
+    for i, value in enumerate(values):
+        h = round(max(0, value) * height / biggest, 1)
+        columns.append({"x": left + i * step, "y": round(top + height - h, 1), "h": h, "value": value})
+    return {
+        "columns": columns,
+        "bar": bar,
+        "width": left + len(values) * step,
+        "base": top + height,
+        "top": top,
+        "max": biggest,
+        "height": top + height + 22,
+    }

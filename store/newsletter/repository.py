@@ -38,8 +38,11 @@ def consent_events(session: Session, subscriber_id: int) -> Sequence[ConsentEven
     ).all()
 
 
-def issues(session: Session) -> Sequence[NewsletterIssue]:
-    return session.exec(select(NewsletterIssue).order_by(col(NewsletterIssue.id).desc())).all()
+def issues(session: Session, *, status: str | None = None) -> Sequence[NewsletterIssue]:
+    stmt = select(NewsletterIssue)
+    if status:
+        stmt = stmt.where(NewsletterIssue.status == status)
+    return session.exec(stmt.order_by(col(NewsletterIssue.id).desc())).all()
 
 
 def confirmed_ids_without_delivery(session: Session, issue_id: int) -> list[int]:

@@ -13,6 +13,7 @@ from store.auth.models import Role, StaffUser
 from store.deps import Db, client_ip, require_role
 from store.errors import DomainError, NotFound
 from store.newsletter import repository, service
+from store.newsletter.models import IssueStatus
 from store.web import FormDataDep, redirect, render
 
 router = APIRouter()
@@ -126,8 +127,9 @@ def _form_page(request: Request, db: Db, form: service.IssueForm, status_code: i
 
 
 @router.get("/staff/newsletter", name="newsletter.staff_issues")
-def staff_issues(request: Request, db: Db, user: Editor) -> Response:
-    issues = repository.issues(db)
+def staff_issues(request: Request, db: Db, user: Editor, status: str = "") -> Response:
+    chosen = status if status in IssueStatus.__members__ else ""
+    issues = repository.issues(db, status=chosen or None)
     return render(
         request,
         "staff/newsletter/issues.html",
@@ -135,6 +137,8 @@ def staff_issues(request: Request, db: Db, user: Editor) -> Response:
             "issues": issues,
             "progress": {i.id: repository.delivery_counts(db, i.id) for i in issues if i.id is not None},
             "counts": repository.counts_by_status(db),
+            "status": chosen,
+            "statuses": [s.value for s in IssueStatus],
         },
     )
 

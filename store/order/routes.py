@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import logging
+from datetime import date, timedelta
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from store.auth.models import Role, StaffUser
 from store.deps import Db, require_role
 from store.errors import DomainError
 from store.money import Money
-from store.order import refunds, repository, service
+from store.order import export, refunds, repository, service
 from store.order.models import Order, OrderEvent, OrderStatus
 from store.order.notifications import percent
+from store.order.repository import OrderFilter
+from store.timeutil import london_midnight
 from store.web import redirect, render
 
 log = logging.getLogger("store.order")
@@ -126,28 +130,108 @@ def api_show(token: str, db: Db) -> Response:
 # --- staff ------------------------------------------------------------------------------------------
 
 
-@router.get("/staff/orders", name="order.staff_list")
-def staff_list(
-    request: Request,
-    db: Db,
-    user: Fulfilment,
-    status: Annotated[str, Query()] = "",
-    q: Annotated[str, Query(max_length=200)] = "",
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-) -> Response:
-    chosen = status if status in OrderStatus.__members__ else ""
-    orders, has_next = repository.search(db, status=chosen or None, query=q, page=page)
+NEEDS = {"shipping": "To post by hand", "refund": "A refund pending"}
+
+
+def _parse_day(raw: str, field: str, errors: dict[str, str]) -> date | None:
+    raw = raw.strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        errors[field] = "Enter a date like 2026-12-02."
+        return None
+
+
+def _filters(
+    status: str, q: str, needs: str, placed_from: str, placed_to: str
+) -> tuple[OrderFilter, dict[str, str]]:
+    """The list's filters from the query string; dates are UK days, `to` inclusive."""
+    errors: dict[str, str] = {}
+    first = _parse_day(placed_from, "from", errors)
+    last = _parse_day(placed_to, "to", errors)
+    if first and last and last < first:
+        errors["to"] = "The end date is before the start date."
+    filters = OrderFilter(
+        status=status if status in OrderStatus.__members__ else None,
+        query=q,
+        needs=needs if needs in NEEDS else "",
+        placed_from=london_midnight(first) if first and not errors else None,
+        placed_before=london_midnight(last + timedelta(days=1)) if last and not errors else None,
+    )
+    return filters, errors
+
+
+StatusQ = Annotated[str, Query(max_length=40)]
+SearchQ = Annotated[str, Query(max_length=200)]
+NeedsQ = Annotated[str, Query(max_length=20)]
+FromQ = Annotated[str, Query(alias="from", max_length=20)]
+ToQ = Annotated[str, Query(alias="to", max_length=20)]
+
+
+def _list_page(request: Request, db: Db, raw: dict[str, str], page: int) -> Response:
+    filters, errors = _filters(raw["status"], raw["q"], raw["needs"], raw["from"], raw["to"])
+    orders, has_next = ([], False) if errors else repository.search(db, filters=filters, page=page)
+    kept = {k: v for k, v in raw.items() if v}
     return render(
         request,
         "staff/orders/list.html",
         {
             "orders": orders,
             "statuses": [s.value for s in OrderStatus],
-            "status": chosen,
-            "q": q,
+            "status": filters.status or "",
+            "needs_options": NEEDS,
+            "values": raw,
+            "errors": errors,
+            "filtered": bool(kept),
+            "query_string": urlencode(kept),
             "page": page,
             "has_next": has_next,
             "Money": Money,
+        },
+        status_code=422 if errors else 200,
+    )
+
+
+@router.get("/staff/orders", name="order.staff_list")
+def staff_list(
+    request: Request,
+    db: Db,
+    user: Fulfilment,
+    status: StatusQ = "",
+    q: SearchQ = "",
+    needs: NeedsQ = "",
+    placed_from: FromQ = "",
+    placed_to: ToQ = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    raw = {"status": status, "q": q, "needs": needs, "from": placed_from, "to": placed_to}
+    return _list_page(request, db, raw, page)
+
+
+@router.get("/staff/orders.csv", name="order.staff_export")
+def staff_export(
+    request: Request,
+    db: Db,
+    user: Fulfilment,
+    status: StatusQ = "",
+    q: SearchQ = "",
+    needs: NeedsQ = "",
+    placed_from: FromQ = "",
+    placed_to: ToQ = "",
+) -> Response:
+    raw = {"status": status, "q": q, "needs": needs, "from": placed_from, "to": placed_to}
+    filters, errors = _filters(status, q, needs, placed_from, placed_to)
+    if errors:
+        return _list_page(request, db, raw, 1)
+    log.info("orders exported", extra={"staff": user.email, "filters": {k: v for k, v in raw.items() if v}})
+    return StreamingResponse(
+        export.csv_chunks(filters),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{export.filename(raw)}"',
+            "Cache-Control": "no-store",
         },
     )
 

@@ -1,4 +1,4 @@
-"""Staff dashboard and the editors' article desk."""
+"""Staff dashboard (store/staff/dashboard.py has its figures) and the editors' article desk."""
 
 from __future__ import annotations
 
@@ -11,9 +11,12 @@ from starlette.datastructures import FormData
 from store.auth.models import Role, StaffUser
 from store.deps import Db, current_staff, require_role
 from store.errors import DomainError, LoginRequired, NotFound
+from store.funding import chart
 from store.media import MAX_UPLOAD_BYTES, image_url, store_image
 from store.news import repository, service
 from store.news.models import Article
+from store.order import figures
+from store.staff import dashboard as dashboard_figures
 from store.web import FormDataDep, redirect, render, upload_bytes
 
 router = APIRouter(prefix="/staff")
@@ -22,10 +25,26 @@ Editor = Annotated[StaffUser, Depends(require_role(Role.editor))]
 
 
 @router.get("", name="staff.dashboard")
-def dashboard(request: Request, user: Annotated[StaffUser | None, Depends(current_staff)]) -> Response:
+def dashboard(
+    request: Request, db: Db, user: Annotated[StaffUser | None, Depends(current_staff)]
+) -> Response:
     if user is None:
         raise LoginRequired("Please log in to continue.")
-    return render(request, "staff/dashboard.html", {"user": user})
+    board = dashboard_figures.build(db, user)
+    context: dict[str, object] = {
+        "user": user,
+        "board": board,
+        "margin_note": figures.MARGIN_NOTE,
+        "revenue_note": figures.REVENUE_NOTE,
+    }
+    if board.chart:
+        context.update(
+            revenue_chart=chart.column_chart([d["revenue"] for d in board.chart]),
+            orders_chart=chart.column_chart([d["orders"] for d in board.chart]),
+            first_day=board.chart[0]["date"],
+            last_day=board.chart[-1]["date"],
+        )
+    return render(request, "staff/dashboard.html", context)
 
 
 @router.get("/articles", name="staff.articles")
@@ -113,9 +132,7 @@ def _save_from_form(request: Request, db: Db, article: Article | None, data: For
 
 
 @router.post("/articles/{article_id}/publish", name="staff.article_publish")
-def article_publish(
-    article_id: int, db: Db, user: Editor, publish: Annotated[str, Form()] = "1"
-) -> Response:
+def article_publish(article_id: int, db: Db, user: Editor, publish: Annotated[str, Form()] = "1") -> Response:
     article = service.set_published(db, article_id=article_id, published=publish == "1")
     message = "Article published." if article.published_at else "Article unpublished."
     return redirect(f"/staff/articles/{article_id}", message)
