@@ -82,8 +82,9 @@ def order_rows(order: Order, lines: list[OrderLine]) -> Iterator[tuple[str | int
         )
 
 
-def csv_chunks(filters: OrderFilter, *, batch: int = BATCH) -> Iterator[str]:
+def csv_chunks(filters: OrderFilter, *, batch: int | None = None) -> Iterator[str]:
     """The CSV text, a batch of orders at a time; each batch in its own short read transaction."""
+    batch = batch or BATCH
     yield BOM + rows_text([HEADER])
     after = 0
     while True:

@@ -70,7 +70,7 @@ class Order(SQLModel, table=True):
     attribution_article_id: int | None = Field(default=None, index=True)
     created_at: datetime = Field(default_factory=utcnow, index=True)
     updated_at: datetime = Field(default_factory=utcnow, index=True)
-    paid_at: datetime | None = None
+    paid_at: datetime | None = Field(default=None, index=True)  # the dashboard's periods
 
     def money(self, amount: int) -> Money:
         return Money(amount, self.currency)
