@@ -184,3 +184,43 @@ def published_slugs(session: Session, limit: int) -> list[str]:
         .limit(limit)
     )
     return list(session.exec(stmt).all())
+
+
+# --- the CSV import and export (catalog/csv_io.py): many products at once, in chunks --------------
+
+CHUNK = 500  # stays under every database's limit on bound parameters
+
+
+def _chunks(values: Sequence[Any]) -> list[list[Any]]:
+    items = list(values)
+    return [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
+
+
+def products_by_slugs(session: Session, slugs: Sequence[str]) -> dict[str, Product]:
+    found: dict[str, Product] = {}
+    for part in _chunks(slugs):
+        for product in session.exec(select(Product).where(col(Product.slug).in_(part))).all():
+            found[product.slug] = product
+    return found
+
+
+def variants_by_skus(session: Session, skus: Sequence[str]) -> dict[str, Variant]:
+    found: dict[str, Variant] = {}
+    for part in _chunks(skus):
+        for variant in session.exec(select(Variant).where(col(Variant.sku).in_(part))).all():
+            found[variant.sku] = variant
+    return found
+
+
+def tags_by_product(session: Session, product_ids: Sequence[int]) -> dict[int, list[str]]:
+    found: dict[int, list[str]] = defaultdict(list)
+    for part in _chunks(product_ids):
+        stmt = select(ProductTag).where(col(ProductTag.product_id).in_(part)).order_by(col(ProductTag.tag))
+        for row in session.exec(stmt).all():
+            found[row.product_id].append(row.tag)
+    return found
+
+
+def products_after(session: Session, *, after_id: int, limit: int) -> Sequence[Product]:
+    stmt = select(Product).where(col(Product.id) > after_id).order_by(col(Product.id)).limit(limit)
+    return session.exec(stmt).all()

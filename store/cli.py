@@ -1,4 +1,4 @@
-"""`storefront`: serve, migrate, demo-data, staff add, worker, reconcile."""
+"""`storefront`: serve, migrate, demo-data, staff add, worker, reconcile, catalogue export/import."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from functools import wraps
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -20,6 +21,8 @@ from store.config import LOCALSTRIPE_PORT
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Red Revolution Media storefront")
 staff_app = typer.Typer(no_args_is_help=True, help="Staff accounts")
 app.add_typer(staff_app, name="staff")
+catalogue_app = typer.Typer(no_args_is_help=True, help="The catalogue as CSV (Shopify's product columns)")
+app.add_typer(catalogue_app, name="catalogue")
 
 log = logging.getLogger("store.cli")
 
@@ -78,8 +81,10 @@ def demo_data() -> None:
 
     settings = _settings()
     upgrade(settings)
-    with unit_of_work(get_engine(settings)) as session:
-        load_demo_data(session)
+    from store.progress import progress_bar
+
+    with progress_bar() as progress, unit_of_work(get_engine(settings)) as session:
+        load_demo_data(session, progress=progress)
     typer.echo("demo data loaded")
 
 
@@ -122,10 +127,47 @@ def worker(workers: int = typer.Option(2, help="threads running jobs")) -> None:
 @_one_line_errors
 def reconcile(older_than: int = typer.Option(30, "--older-than", help="minutes since last change")) -> None:
     """Ask Stripe and the print provider about stale orders and repair what a lost webhook left behind."""
+    from store.progress import progress_bar
     from store.reconcile import reconcile_all
 
-    for line in reconcile_all(older_than_minutes=older_than):
-        typer.echo(line)
+    with progress_bar() as progress:
+        for line in reconcile_all(older_than_minutes=older_than, progress=progress):
+            typer.echo(line)
+
+
+@catalogue_app.command("export")
+@_one_line_errors
+def catalogue_export(path: Path = typer.Argument(..., metavar="FILE.csv")) -> None:
+    """Write every product, its variants and pictures to FILE.csv (Shopify's product columns)."""
+    from catalog.csv_io import export_file
+
+    settings = _settings()
+    try:
+        export_file(path, base_url=settings.base_url)
+    except OSError as exc:
+        raise CliError(f"cannot write {path}: {exc.strerror or exc}")
+    typer.echo(f"catalogue written to {path}")
+
+
+@catalogue_app.command("import")
+@_one_line_errors
+def catalogue_import(path: Path = typer.Argument(..., metavar="FILE.csv")) -> None:
+    """Create or update products from FILE.csv; all or nothing, every bad row reported; never deletes."""
+    from catalog.csv_io import ImportRefused, import_csv
+    from store.progress import progress_bar
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror or exc}")
+    try:
+        with progress_bar() as progress:
+            report = import_csv(data, progress=progress)
+    except ImportRefused as exc:
+        for problem in exc.problems:
+            typer.echo(f"{path}: {problem}", err=True)
+        raise CliError(exc.message)
+    typer.echo(f"catalogue imported: {report.summary()}")
 
 
 @contextlib.contextmanager

@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     smtp_url: str = ""
     redis_url: str = ""
     media_dir: Path = Path("var/media")
+    # Hosts whose pictures a catalogue CSV import may fetch (comma-separated); empty: upload them instead.
+    image_fetch_allow: str = ""
     outbox_dir: Path = Path("var/outbox")
     mail_from: str = "Red Revolution Media <shop@redrevolution.example>"
 
@@ -77,6 +79,10 @@ class Settings(BaseSettings):
     def stripe_is_local(self) -> bool:
         """True when payments go to localstripe (demo and tests): the pages say 'test mode'."""
         return self.stripe_api_base.startswith(("http://127.0.0.1", "http://localhost"))
+
+    @property
+    def image_fetch_hosts(self) -> frozenset[str]:
+        return frozenset(h.strip().lower() for h in self.image_fetch_allow.split(",") if h.strip())
 
     @property
     def var_dir(self) -> Path:

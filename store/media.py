@@ -9,6 +9,7 @@ import io
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -96,6 +97,42 @@ def store_image(data: bytes, *, field: str = "photo") -> StoredImage:
         tmp.write_bytes(buf.getvalue())
         tmp.replace(target)
     return StoredImage(key=key, width=image.width, height=image.height)
+
+
+FETCH_TIMEOUT = 15.0  # seconds, for the whole download
+
+
+def fetch_image(url: str, *, field: str = "Image Src") -> bytes:
+    """Download a picture from a host in STORE_IMAGE_FETCH_ALLOW (never inside a write transaction):
+    a timeout, no redirects (they could lead off the allow-list), at most MAX_UPLOAD_BYTES. The bytes
+    still go through store_image's checks (content, size, pixel count) and are re-encoded there."""
+    import httpx
+
+    parsed = urlsplit(url)
+    host = (parsed.hostname or "").lower()
+    if parsed.scheme not in ("http", "https") or not host:
+        raise ImageRejected("Give the picture's full web address, starting https://", field=field)
+    if host not in get_settings().image_fetch_hosts:
+        raise ImageRejected(
+            f"Pictures are only fetched from hosts listed in STORE_IMAGE_FETCH_ALLOW, and {host} is not "
+            "one of them: upload the picture in the staff area instead.",
+            field=field,
+        )
+    try:
+        with (
+            httpx.Client(timeout=FETCH_TIMEOUT, follow_redirects=False) as client,
+            client.stream("GET", url, headers={"Accept": "image/*"}) as answer,
+        ):
+            if answer.status_code != 200:
+                raise ImageRejected(f"{host} answered {answer.status_code} for this picture.", field=field)
+            data = bytearray()
+            for chunk in answer.iter_bytes():
+                data += chunk
+                if len(data) > MAX_UPLOAD_BYTES:
+                    raise ImageRejected("That picture is larger than 10 MB.", field=field)
+    except httpx.HTTPError as exc:
+        raise ImageRejected(f"Could not fetch the picture from {host}: {type(exc).__name__}.", field=field)
+    return bytes(data)
 
 
 # Pillow's own guard: refuse decoding far beyond our limit even where we forget to check.

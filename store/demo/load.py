@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from sqlmodel import Session, func, select
@@ -35,15 +36,26 @@ def database_is_empty(session: Session) -> bool:
     return staff == 0 and articles == 0
 
 
-def load_demo_data(session: Session) -> None:
+def load_demo_data(session: Session, *, progress: Callable[[str, int, int], None] | None = None) -> None:
     if not database_is_empty(session):
         raise DatabaseNotEmpty("The database already has data; demo data only goes into an empty one.")
+    modules = domain_modules("demo")
+    total = 2 + len(demo.MORE_ARTICLES) + len(modules)
+    step = iter(range(1, total + 1))
+
+    def advance() -> None:
+        if progress:
+            progress("demo data", next(step), total)
+
+    if progress:
+        progress("demo data", 0, total)
     for role, (email, password) in DEMO_STAFF.items():
         create_staff(session, email=email, password=password, role=role)
     newsroom = Author(name="Red Revolution Media newsroom", slug="newsroom")
     reporter = Author(name="Sam Okafor", slug="sam-okafor")
     session.add_all([newsroom, reporter])
     session.flush()
+    advance()
 
     now = utcnow()
     hero = store_image(photo("Raqqa city", seed=1), field="photo").key
@@ -63,6 +75,7 @@ def load_demo_data(session: Session) -> None:
     assert launch.id is not None
     set_links(session, article_id=launch.id, links=demo.LAUNCH_LINKS)
     set_tags(session, article_id=launch.id, tags=["anti-war", "human-rights"])
+    advance()
 
     for index, (slug, title, standfirst, body, tags, sensitive, days) in enumerate(demo.MORE_ARTICLES):
         image = store_image(photo(title.split(" ")[0], seed=index + 10), field="photo").key
@@ -82,5 +95,7 @@ def load_demo_data(session: Session) -> None:
         session.flush()
         assert article.id is not None
         set_tags(session, article_id=article.id, tags=tags)
-    for module in domain_modules("demo"):
+        advance()
+    for module in modules:
         module.load_demo(session)
+        advance()

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
+from catalog import csv_routes
 from store.auth.models import Role, StaffUser
 from store.deps import Db, current_staff, require_role
 from store.errors import DomainError, LoginRequired, NotFound
@@ -19,12 +20,14 @@ from store.order import figures
 from store.staff import dashboard as dashboard_figures
 from store.web import FormDataDep, redirect, render, upload_bytes
 
-router = APIRouter(prefix="/staff")
+router = APIRouter()
+# Staff pages that live with their own domain, in modules the registry does not list.
+router.include_router(csv_routes.router)
 
 Editor = Annotated[StaffUser, Depends(require_role(Role.editor))]
 
 
-@router.get("", name="staff.dashboard")
+@router.get("/staff", name="staff.dashboard")
 def dashboard(
     request: Request, db: Db, user: Annotated[StaffUser | None, Depends(current_staff)]
 ) -> Response:
@@ -47,7 +50,7 @@ def dashboard(
     return render(request, "staff/dashboard.html", context)
 
 
-@router.get("/articles", name="staff.articles")
+@router.get("/staff/articles", name="staff.articles")
 def articles(request: Request, db: Db, user: Editor) -> Response:
     items = repository.all_articles(db)
     return render(request, "staff/articles.html", {"articles": items})
@@ -69,12 +72,12 @@ def _form_page(
     )
 
 
-@router.get("/articles/new", name="staff.article_new")
+@router.get("/staff/articles/new", name="staff.article_new")
 def article_new(request: Request, db: Db, user: Editor) -> Response:
     return _form_page(request, db, service.ArticleForm(), None)
 
 
-@router.get("/articles/{article_id}", name="staff.article_edit")
+@router.get("/staff/articles/{article_id}", name="staff.article_edit")
 def article_edit(request: Request, article_id: int, db: Db, user: Editor) -> Response:
     article = db.get(Article, article_id)
     if article is None:
@@ -82,12 +85,12 @@ def article_edit(request: Request, article_id: int, db: Db, user: Editor) -> Res
     return _form_page(request, db, service.form_from_article(db, article), article)
 
 
-@router.post("/articles/new", name="staff.article_create")
+@router.post("/staff/articles/new", name="staff.article_create")
 def article_create(request: Request, db: Db, user: Editor, data: FormDataDep) -> Response:
     return _save_from_form(request, db, None, data)
 
 
-@router.post("/articles/{article_id}", name="staff.article_update")
+@router.post("/staff/articles/{article_id}", name="staff.article_update")
 def article_update(request: Request, article_id: int, db: Db, user: Editor, data: FormDataDep) -> Response:
     article = db.get(Article, article_id)
     if article is None:
@@ -131,7 +134,7 @@ def _save_from_form(request: Request, db: Db, article: Article | None, data: For
     return redirect(f"/staff/articles/{saved.id}", "Article saved.")
 
 
-@router.post("/articles/{article_id}/publish", name="staff.article_publish")
+@router.post("/staff/articles/{article_id}/publish", name="staff.article_publish")
 def article_publish(article_id: int, db: Db, user: Editor, publish: Annotated[str, Form()] = "1") -> Response:
     article = service.set_published(db, article_id=article_id, published=publish == "1")
     message = "Article published." if article.published_at else "Article unpublished."
