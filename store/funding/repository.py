@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlmodel import Session, col
@@ -44,7 +45,7 @@ def shop_between(session: Session, start: datetime, end: datetime) -> tuple[int,
 def attributed_totals(session: Session) -> list[tuple[int, int, int, int, int]]:
     """Per story: (article id, counted orders, product sales, shop margin, round-ups)."""
     facts = figures.order_facts(col(Order.attribution_article_id).is_not(None))
-    rows = session.execute(
+    rows: Any = session.execute(
         select(
             facts.c.attribution_article_id,
             func.count(),

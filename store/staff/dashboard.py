@@ -90,6 +90,10 @@ class Figure:
         return f"{self.direction.capitalize()} {abs(self.change_percent or 0)}% on {before_label}"
 
 
+def _rows(session: Session, stmt: Any) -> list[Any]:
+    return list(session.execute(stmt).all())
+
+
 def _sum_if(condition: Any, value: Any) -> Any:
     return func.coalesce(func.sum(case((condition, value), else_=0)), 0)
 
@@ -159,7 +163,7 @@ def daily(session: Session, now: datetime, days: int = CHART_DAYS) -> list[dict[
     # The day's index by comparing with each midnight: exact across clock changes, same SQL everywhere.
     bucket = case(*[(facts.c.paid_at < edge, i) for i, edge in enumerate(edges)], else_=days - 1)
     stmt = select(bucket.label("day"), func.count(), func.sum(facts.c.revenue)).group_by(bucket)
-    found = {int(day): (int(n), int(revenue or 0)) for day, n, revenue in session.execute(stmt).all()}
+    found = {int(day): (int(n), int(revenue or 0)) for day, n, revenue in _rows(session, stmt)}
     return [
         {"date": d.isoformat(), "orders": found.get(i, (0, 0))[0], "revenue": found.get(i, (0, 0))[1]}
         for i, d in enumerate(dates)
@@ -193,7 +197,7 @@ def top_products(session: Session, now: datetime, limit: int = TOP) -> list[dict
     )
     return [
         {"product_id": pid, "title": title or frozen, "units": int(units), "sales": int(total)}
-        for pid, title, frozen, units, total in session.execute(stmt).all()
+        for pid, title, frozen, units, total in _rows(session, stmt)
     ]
 
 
@@ -222,7 +226,7 @@ def top_stories(session: Session, now: datetime, limit: int = TOP) -> list[dict[
             "orders": int(n),
             "sales": int(total or 0),
         }
-        for aid, title, slug, n, total in session.execute(stmt).all()
+        for aid, title, slug, n, total in _rows(session, stmt)
     ]
 
 
@@ -264,7 +268,7 @@ def needs_action(session: Session, user: StaffUser) -> list[dict[str, Any]]:
         )
     if not items:
         return []
-    counts = session.execute(select(*[q.scalar_subquery() for _, _, q, _ in items])).one()
+    counts: Any = session.execute(select(*[q.scalar_subquery() for _, _, q, _ in items])).one()
     return [
         {"key": key, "label": label, "count": int(n), "url": url}
         for (key, label, _, url), n in zip(items, counts, strict=True)
