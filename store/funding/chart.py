@@ -105,7 +105,7 @@ def column_chart(
     return {
         "columns": columns,
         "bar": bar,
-        "width": left + len(values) * step,
+        "width": left + len(values) * step + 16,  # room for the last tick's label
         "base": top + height,
         "top": top,
         "max": biggest,

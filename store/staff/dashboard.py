@@ -86,7 +86,7 @@ class Figure:
         if self.now == self.before:
             return f"The same as {before_label}"
         if self.before == 0:
-            return f"None {before_label}" if not money else f"Nothing {before_label}"
+            return f"{self.direction.capitalize()} from {'£0.00' if money else 'none'} {before_label}"
         return f"{self.direction.capitalize()} {abs(self.change_percent or 0)}% on {before_label}"
 
 
@@ -232,25 +232,25 @@ def top_stories(session: Session, now: datetime, limit: int = TOP) -> list[dict[
 
 def needs_action(session: Session, user: StaffUser) -> list[dict[str, Any]]:
     """What needs someone now, as counts linking to the matching list. One query (scalar subqueries)."""
-    items: list[tuple[str, str, Any, str]] = []
+    items: list[tuple[str, str, Any, str]] = []  # (key, "one|many" label, count query, list)
     if user.may(Role.fulfilment):
         count_orders = select(func.count()).select_from(Order)
         items += [
             (
                 "on_hold",
-                "Orders on hold",
+                "order on hold|orders on hold",
                 count_orders.where(col(Order.status) == OrderStatus.on_hold),
                 "/staff/orders?status=on_hold",
             ),
             (
                 "to_ship",
-                "Orders to post by hand",
+                "order to post by hand|orders to post by hand",
                 count_orders.where(orders.to_ship()),
                 "/staff/orders?needs=shipping",
             ),
             (
                 "refunds_pending",
-                "Refunds waiting for Stripe",
+                "refund waiting for Stripe|refunds waiting for Stripe",
                 count_orders.where(orders.refund_pending()),
                 "/staff/orders?needs=refund",
             ),
@@ -259,7 +259,7 @@ def needs_action(session: Session, user: StaffUser) -> list[dict[str, Any]]:
         items.append(
             (
                 "newsletter_sending",
-                "Newsletter issues being sent",
+                "newsletter issue being sent|newsletter issues being sent",
                 select(func.count())
                 .select_from(NewsletterIssue)
                 .where(col(NewsletterIssue.status) == IssueStatus.sending),
@@ -270,7 +270,7 @@ def needs_action(session: Session, user: StaffUser) -> list[dict[str, Any]]:
         return []
     counts: Any = session.execute(select(*[q.scalar_subquery() for _, _, q, _ in items])).one()
     return [
-        {"key": key, "label": label, "count": int(n), "url": url}
+        {"key": key, "label": label.split("|")[0 if int(n) == 1 else 1], "count": int(n), "url": url}
         for (key, label, _, url), n in zip(items, counts, strict=True)
     ]
 
