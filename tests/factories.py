@@ -7,6 +7,7 @@ tests/conftest.py's pytest_plugins, for the fixtures at the end).
 | a cart and a checkout, over HTTP as a shopper does | `add(client, sku, 2)`; `checkout(client)` (`ADDRESS`, overrides); `pay_form(client)` |
 | an order, paid or not, with frozen lines and VAT | `make_paid_order(db, …)`; `order_total(…)`; fixture `stripe_paid_order` (a real localstripe payment) |
 | a donation, through /donate as card-payment.js does | `open_form(client)`; `donate(client, localstripe_url, amount="5", card=CARD_SUCCEEDS)` |
+| an order paid at an exact time, with fulfilment and pending refund | `placed_order(db, status=…, paid_at=…, lines=[product_line(2500, cost=1150), round_up_line(50)])`; `received_donation(db, "monthly", 500, paid_at)` |
 | a staff account | fixture `make_staff("fulfilment")` → its email (password "correct-horse-battery") |
 
 Orders: each line is (sku, title, unit price in pence incl. VAT, quantity); VAT is 20% included in every
@@ -19,7 +20,9 @@ hide what the app commits later); the returned Order is fresh from the database.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -28,8 +31,10 @@ from sqlmodel import Session, select
 
 from catalog import service as catalog
 from catalog.models import Product, Variant
+from store.donation.models import Donation, DonationPayment
+from store.fulfilment.models import Fulfilment
 from store.money import Money
-from store.order.models import Order, OrderLine, Payment
+from store.order.models import Order, OrderLine, Payment, Refund
 from store.order.service import mark_paid, new_order_number, new_order_token
 from store.payment import pay
 from tests.conftest import csrf_from, get_csrf, soup
@@ -281,6 +286,116 @@ def donate(
         "reference": hidden["reference"],
         "form": form,
     }
+
+
+# --- orders, donations and refunds at exact times (the dashboard and the orders export) -------------
+#
+#     order = placed_order(db, status="shipped", paid_at=…, lines=[product_line(2500, cost=1150), round_up_line(50)])
+#
+# Lines are dicts as OrderLine takes them; product_line works out the VAT (20 % included) and line total.
+# The total is the lines plus shipping; created_at is the paid time unless given. Nothing is committed.
+
+_placed_numbers = itertools.count(1)
+
+
+def product_line(unit: int, *, qty: int = 1, cost: int = 0, discount: int = 0, title: str = "Solidarity tee", sku: str = "RRM-TEE-M") -> dict[str, Any]:
+    total = unit * qty - discount
+    return {
+        "kind": "product",
+        "sku": sku,
+        "product_title": title,
+        "options": {"size": "M", "colour": "Red"},
+        "quantity": qty,
+        "unit_price": unit,
+        "discount_amount": discount,
+        "line_total": total,
+        "vat_rate_bp": 2000,
+        "vat_amount": Money(total).vat_included(2000).amount,
+        "provider_cost": cost,
+    }
+
+
+def round_up_line(pence: int) -> dict[str, Any]:
+    return {"kind": "donation", "product_title": "Round-up donation", "quantity": 1, "unit_price": pence, "line_total": pence}
+
+
+def placed_order(
+    db,  # type: ignore[no-untyped-def]
+    *,
+    status: str,
+    paid_at: datetime | None,
+    lines: list[dict[str, Any]],
+    shipping: int = 0,
+    refunded: int = 0,
+    article_id: int | None = None,
+    created_at: datetime | None = None,
+    fulfilment: tuple[str, str] | None = None,  # (provider, status)
+    refund_pending: int = 0,
+    email: str = "shopper@example.org",
+    full_name: str = "Rosa Parks",
+    number: str | None = None,
+) -> Order:
+    n = next(_placed_numbers)
+    placed = created_at or paid_at
+    assert placed is not None
+    order = Order(
+        number=number or f"RR{n:05d}",
+        token=f"tok-{n}-{placed.timestamp()}",
+        status=status,
+        email=email,
+        full_name=full_name,
+        address_line1="1 Cable Street",
+        town="London",
+        postcode="E1 8JQ",
+        country="GB",
+        subtotal=sum(line["unit_price"] * line["quantity"] for line in lines),
+        discount_amount=sum(line.get("discount_amount", 0) for line in lines),
+        shipping_amount=shipping,
+        shipping_vat_amount=Money(shipping).vat_included(2000).amount,
+        vat_amount=sum(line.get("vat_amount", 0) for line in lines),
+        total=sum(line["line_total"] for line in lines) + shipping,
+        amount_refunded=refunded,
+        paid_at=paid_at,
+        attribution_article_id=article_id,
+        created_at=placed,
+        updated_at=placed,
+    )
+    db.add(order)
+    db.flush()
+    for line in lines:
+        db.add(OrderLine(order_id=order.id, **line))
+    if fulfilment:
+        db.add(Fulfilment(order_id=order.id, provider=fulfilment[0], status=fulfilment[1]))
+    if refund_pending:
+        db.add(Refund(order_id=order.id, idempotency_key=f"refund-{order.number}-1", amount=refund_pending, status="pending"))
+    db.flush()
+    return order
+
+
+def received_donation(db, kind: str, pence: int, paid_at: datetime, *, article_id: int | None = None) -> None:  # type: ignore[no-untyped-def]
+    n = next(_placed_numbers)
+    d = Donation(
+        reference=f"don-{n:08d}",
+        kind=kind,
+        status="succeeded" if kind == "one_off" else "active",
+        amount=pence,
+        email="d@example.org",
+        full_name="D",
+        article_id=article_id,
+    )
+    db.add(d)
+    db.flush()
+    db.add(DonationPayment(donation_id=d.id, external_id=f"pay-{n}", amount=pence, paid_at=paid_at))
+    db.flush()
+
+
+def card_fee_by_hand(total: int) -> int:
+    """1.5 % + 20p, half up: written out again here so the tests do not trust the code they check."""
+    if total <= 0:
+        return 0
+    from decimal import ROUND_HALF_UP, Decimal
+
+    return int((Decimal(total) * Decimal("0.015")).quantize(Decimal(1), ROUND_HALF_UP)) + 20
 
 
 # --- staff ----------------------------------------------------------------------------------------

@@ -11,7 +11,9 @@ import pytest
 from bs4 import BeautifulSoup
 
 from store.order import export
-from tests.store.staff.factories import make_order, round_up, tee
+from tests.factories import placed_order as make_order
+from tests.factories import product_line as tee
+from tests.factories import round_up_line as round_up
 
 HEADER = [
     "Order", "Date (UK time)", "Status", "Customer", "Email", "Country", "SKU", "Title", "Options", "Quantity",

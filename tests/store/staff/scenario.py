@@ -8,7 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 from store.news.models import Article
 from store.newsletter.models import NewsletterIssue
-from tests.store.staff.factories import card_fee, donation, make_order, round_up, tee
+from tests.factories import card_fee_by_hand as card_fee
+from tests.factories import placed_order as make_order
+from tests.factories import product_line as tee
+from tests.factories import received_donation as donation
+from tests.factories import round_up_line as round_up
 
 NOW = datetime(2026, 12, 2, 15, 0, tzinfo=UTC)
 

@@ -170,7 +170,8 @@ def test_the_dashboard_asks_for_a_login(client):
 def test_uk_days_follow_british_summer_time(client, db, login_as, monkeypatch):
     from datetime import UTC, datetime
 
-    from tests.store.staff.factories import make_order, tee
+    from tests.factories import placed_order as make_order
+    from tests.factories import product_line as tee
 
     # 1 July 2026 10:00 BST. An order paid at 23:30 UTC on 30 June was paid at 00:30 on 1 July in London.
     monkeypatch.setattr(dashboard, "utcnow", lambda: datetime(2026, 7, 1, 9, 0, tzinfo=UTC))
@@ -189,7 +190,8 @@ def test_uk_days_follow_british_summer_time(client, db, login_as, monkeypatch):
 
 
 def test_figures_are_cached_for_a_minute(client, db, login_as):
-    from tests.store.staff.factories import make_order, tee
+    from tests.factories import placed_order as make_order
+    from tests.factories import product_line as tee
 
     login_as("owner")
     assert BeautifulSoup(client.get("/staff").text, "html.parser").select_one("#orders-today").get_text() == "0"
