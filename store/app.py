@@ -8,6 +8,7 @@ from pathlib import Path
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from store.config import Settings, get_settings
 from store.errors import LoginRequired, error_response, install_error_handlers
@@ -43,6 +44,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from store.cart.middleware import CartCountMiddleware  # the header's mini-cart count
 
     app.add_middleware(CartCountMiddleware)
+    from store.metrics import RequestMetricsMiddleware
+
+    app.add_middleware(RequestMetricsMiddleware)
+    # Outermost: everything inside sees the shopper's address and scheme, never the proxy's.
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
 
     media = Path(settings.media_dir)
     media.mkdir(parents=True, exist_ok=True)
@@ -51,4 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for module in domain_modules("routes"):
         app.include_router(module.router)
+    from store.metrics import router as metrics_router
+
+    app.include_router(metrics_router)
     return app

@@ -25,6 +25,7 @@ catalogue_app = typer.Typer(no_args_is_help=True, help="The catalogue as CSV (Sh
 app.add_typer(catalogue_app, name="catalogue")
 
 log = logging.getLogger("store.cli")
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own name; store.metrics reads it
 
 
 class CliError(Exception):
@@ -197,6 +198,20 @@ def _demo_services(settings: Any) -> Iterator[None]:
                 child.kill()
 
 
+def _prepare_metrics_dir(settings: Any, port: int) -> None:
+    """Per-request metrics from every worker process go to files here; a scrape sums them.
+
+    Must be set before prometheus_client is first imported, and emptied at each start (its rule).
+    """
+    import shutil
+    from pathlib import Path
+
+    folder = Path(os.environ.get(METRICS_DIR_ENV) or Path(settings.var_dir) / f"metrics-{port}")
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    os.environ[METRICS_DIR_ENV] = str(folder.resolve())
+
+
 @app.command()
 @_one_line_errors
 def serve(
@@ -221,6 +236,7 @@ def serve(
         raise CliError("--demo is for trying the shop locally; it refuses STORE_ENV=production")
     if demo and not settings.stripe_is_local:
         raise CliError("--demo needs STORE_STRIPE_API_BASE on this machine (localstripe)")
+    _prepare_metrics_dir(settings, port)  # before anything imports prometheus_client
 
     from store.migrate import upgrade
 
@@ -239,15 +255,19 @@ def serve(
             f"Demo shop on {settings.base_url}  (staff: owner@example.com / demo-owner-password; "
             "test card 4242 4242 4242 4242). Ctrl-C stops everything."
         )
+    from store.logging_setup import uvicorn_log_config
+
     with stack:
         uvicorn.run(
             "store.asgi:app",
             host=host,
             port=port,
             workers=workers,
-            proxy_headers=True,
+            # The app applies X-Forwarded-* itself, from STORE_TRUSTED_PROXIES only (store.app).
+            proxy_headers=False,
+            log_config=uvicorn_log_config(),
             log_level="info",
-            access_log=False,
+            access_log=True,
         )
 
 

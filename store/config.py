@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     outbox_dir: Path = Path("var/outbox")
     mail_from: str = "Red Revolution Media <shop@redrevolution.example>"
 
+    # Behind a TLS proxy (nginx): only these peers' X-Forwarded-Proto/-For are believed.
+    # Comma-separated addresses or networks (CIDR); "*" trusts every peer (only behind a firewall).
+    trusted_proxies: str = "127.0.0.1"
+    # Who may read /metrics (the real client address, after the proxy headers are applied).
+    metrics_allow: str = "127.0.0.1"
+
     @model_validator(mode="after")
     def _refuse_weak_production_secrets(self) -> Settings:
         if self.env == "production":

@@ -35,3 +35,47 @@ def configure_logging(settings: Settings) -> None:
     root.setLevel(logging.INFO if settings.env != "test" else logging.WARNING)
     root.propagate = settings.env == "test"  # let pytest's caplog see records
     root._configured = True  # type: ignore[attr-defined]
+
+
+class AccessJsonFormatter(JsonFormatter):
+    """uvicorn's access log as JSON: who asked, what, and the answer, as separate fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5:
+            client, method, path, http_version, status = args
+            record = logging.makeLogRecord(
+                {
+                    **vars(record),
+                    "msg": "request",
+                    "args": None,
+                    "client": client,
+                    "method": method,
+                    "path": path,
+                    "http_version": http_version,
+                    "status": status,
+                }
+            )
+        return super().format(record)
+
+
+def uvicorn_log_config() -> dict[str, Any]:
+    """logging.config for uvicorn under `serve`: its own messages and the access log, one JSON object a line."""
+    handler = {"class": "logging.StreamHandler", "stream": "ext://sys.stderr"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "json": {"()": "store.logging_setup.JsonFormatter"},
+            "access": {"()": "store.logging_setup.AccessJsonFormatter"},
+        },
+        "handlers": {
+            "default": {**handler, "formatter": "json"},
+            "access": {**handler, "formatter": "access"},
+        },
+        "loggers": {
+            "uvicorn": {"handlers": ["default"], "level": "INFO", "propagate": False},
+            "uvicorn.error": {"level": "INFO"},
+            "uvicorn.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
+        },
+    }

@@ -63,6 +63,8 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
+        # Over https (directly, or through a trusted proxy) every cookie is Secure, whatever STORE_ENV.
+        https = scope.get("scheme") == "https"
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -82,9 +84,18 @@ class SecurityHeadersMiddleware:
                     cookie = Response()
                     set_cookie(cookie, CSRF_COOKIE, state["csrf_secret"], max_age=60 * 60 * 24 * 30)
                     headers.append("set-cookie", cookie.headers["set-cookie"])
+                if https:
+                    _mark_cookies_secure(headers)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def _mark_cookies_secure(headers: MutableHeaders) -> None:
+    raw = headers.raw
+    for i, (name, value) in enumerate(raw):
+        if name == b"set-cookie" and b"; secure" not in value.lower():
+            raw[i] = (name, value + b"; Secure")
 
 
 async def verify_csrf(request: Request) -> None:

@@ -17,6 +17,7 @@ from store.deps import Db, require_role
 from store.errors import DomainError, NotFound
 from store.fulfilment import repository, service
 from store.fulfilment.providers.printful import parse_webhook, verify_webhook_signature
+from store.metrics import count_webhook
 from store.order.service import get_by_number, lock_order
 from store.timeutil import utcnow
 from store.web import RawBody, redirect, render
@@ -37,6 +38,7 @@ def printful_webhook(request: Request, db: Db, raw: RawBody) -> Response:
     secret = get_settings().printful_webhook_secret
     if not verify_webhook_signature(raw, request.headers.get("x-pf-webhook-signature"), secret):
         log.warning("printful webhook with a bad signature", extra={"bytes": len(raw)})
+        count_webhook("printful", "rejected")
         return JSONResponse({"detail": "Invalid signature."}, status_code=401)
     try:
         event = parse_webhook(raw)

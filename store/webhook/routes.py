@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse, Response
 
 from store.db import on_commit
 from store.deps import Db
+from store.metrics import count_webhook
 from store.payment import WebhookSignatureInvalid, verify_webhook
 from store.web import RawBody
 from store.webhook.service import store_inbound
@@ -23,6 +24,7 @@ def stripe_webhook(request: Request, db: Db, payload: RawBody) -> Response:
         event = verify_webhook(payload, request.headers.get("stripe-signature"))
     except WebhookSignatureInvalid as exc:
         log.warning("stripe webhook refused", extra={"reason": str(exc)[:200]})
+        count_webhook("stripe", "rejected")
         return JSONResponse({"detail": "Invalid signature"}, status_code=400)
     event_id, event_type = event.get("id"), event.get("type")
     if not isinstance(event_id, str) or not isinstance(event_type, str):

@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
+from store.metrics import count_webhook
 from store.webhook.models import InboundEvent
 
 log = logging.getLogger("store.webhook")
@@ -49,6 +50,12 @@ def handlers_for(source: str, type: str) -> list[Handler]:
         domain_modules("webhooks")  # importing them registers their handlers
         _loaded = True
     return list(_HANDLERS.get((source, type), []))
+
+
+def handled_types(source: str) -> list[str]:
+    """Every event type some domain handles for `source`: what the webhook subscriptions must include."""
+    handlers_for(source, "")  # loads every domain's handlers
+    return sorted(kind for (src, kind) in _HANDLERS if src == source)
 
 
 def store_inbound(
@@ -79,7 +86,9 @@ def store_inbound(
     new_id = session.execute(stmt.returning(InboundEvent.id)).scalar_one_or_none()  # type: ignore[attr-defined]
     if new_id is None:
         log.info("duplicate webhook ignored", extra={"source": source, "external_id": external_id})
+        count_webhook(source, "duplicate")
         return None
+    count_webhook(source, "accepted")
     return session.exec(select(InboundEvent).where(InboundEvent.id == new_id)).one()
 
 
