@@ -1,0 +1,105 @@
+"""`storefront serve --workers 2` as an operator runs it: metrics summed across worker processes, and
+uvicorn's access log as JSON lines."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import free_port
+
+pytestmark = [pytest.mark.slow, pytest.mark.no_db]
+
+
+def start_serve(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "STORE_ENV": "dev",
+        "STORE_DATABASE_URL": f"sqlite:///{tmp_path / 'shop.db'}",
+        "STORE_MEDIA_DIR": str(tmp_path / "media"),
+        "STORE_BASE_URL": f"http://127.0.0.1:{port}",
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "store.cli", "serve", "--port", str(port), *args],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"serve exited: {proc.stderr.read() if proc.stderr else ''}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return proc, base
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise AssertionError("serve did not answer within 60 s")
+
+
+def stop(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    proc.terminate()
+    try:
+        return proc.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.communicate()
+
+
+def healthz_count(base: str) -> float:
+    text = httpx.get(f"{base}/metrics", timeout=10).text
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == "storefront_http_requests_total" and s.labels == {
+                "method": "GET",
+                "route": "/healthz",
+                "status": "200",
+            }:
+                return s.value
+    return 0.0
+
+
+def test_two_workers_count_every_request_and_log_json(tmp_path: Path) -> None:
+    proc, base = start_serve(tmp_path, "--workers", "2")
+    try:
+        start = healthz_count(base)
+        with httpx.Client(timeout=10) as client:  # one connection: whichever worker took it
+            for _ in range(20):
+                assert client.get(f"{base}/healthz").status_code == 200
+        for _ in range(20):  # new connections, spread across both workers
+            assert httpx.get(f"{base}/healthz", timeout=10).status_code == 200
+        # Every scrape (whichever worker answers it) sees the sum over both processes.
+        counts = {healthz_count(base) - start for _ in range(6)}
+        files = sorted(p.name for p in (tmp_path / "var").glob("metrics-*/*.db"))
+    finally:
+        out, err = stop(proc)
+    assert counts == {40.0}
+    pids = {name.rsplit("_", 1)[-1] for name in files}
+    assert len(pids) >= 2, files  # both workers wrote their own counts
+
+    lines = [json.loads(line) for line in err.splitlines() if line.strip()]  # every line is JSON
+    health = [a for a in lines if a["logger"] == "uvicorn.access" and a.get("path") == "/healthz"]
+    assert len(health) >= 40
+    assert health[0]["msg"] == "request" and "color_message" not in lines[0]
+    assert (health[0]["method"], health[0]["status"], health[0]["client"].split(":")[0]) == (
+        "GET",
+        200,
+        "127.0.0.1",
+    )
+    assert any(a["logger"] == "uvicorn.error" and a["msg"] == "Application startup complete." for a in lines)
+    assert out == ""
