@@ -1,4 +1,4 @@
-"""`storefront`: serve, migrate, demo-data, staff add, worker, reconcile, catalogue export/import."""
+"""`storefront`: serve, migrate, demo-data, staff, worker, reconcile, catalogue, check, webhooks, backup, restore."""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ staff_app = typer.Typer(no_args_is_help=True, help="Staff accounts")
 app.add_typer(staff_app, name="staff")
 catalogue_app = typer.Typer(no_args_is_help=True, help="The catalogue as CSV (Shopify's product columns)")
 app.add_typer(catalogue_app, name="catalogue")
+webhooks_app = typer.Typer(no_args_is_help=True, help="Stripe's and Printful's webhooks")
+app.add_typer(webhooks_app, name="webhooks")
 
 log = logging.getLogger("store.cli")
 METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own name; store.metrics reads it
@@ -169,6 +171,50 @@ def catalogue_import(path: Path = typer.Argument(..., metavar="FILE.csv")) -> No
             typer.echo(f"{path}: {problem}", err=True)
         raise CliError(exc.message)
     typer.echo(f"catalogue imported: {report.summary()}")
+
+
+@app.command()
+@_one_line_errors
+def check(as_json: bool = typer.Option(False, "--json", help="one JSON object for machines")) -> None:
+    """Preflight for going live: one line per check, ✓ or ✗ with the fix; exit 0 only when all pass."""
+    import json
+
+    from pydantic import ValidationError
+
+    from store.config import get_settings
+    from store.ops.check import Result, run_checks
+
+    try:
+        results = run_checks(get_settings())
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "settings"
+        results = [Result("Settings", False, f"{where}: {first.get('msg', exc)}", "fix it in the environment or .env")]
+    ok = all(r.ok for r in results)
+    if as_json:
+        typer.echo(json.dumps({"ok": ok, "checks": [r.as_dict() for r in results]}, ensure_ascii=False))
+    else:
+        for result in results:
+            typer.echo(result.line())
+        passed = sum(r.ok for r in results)
+        typer.echo(f"{passed} of {len(results)} checks passed" + ("" if ok else "; fix the ✗ lines and run it again"))
+    raise typer.Exit(0 if ok else 1)
+
+
+@webhooks_app.command("register")
+@_one_line_errors
+def webhooks_register() -> None:
+    """Create or update (never duplicate) the Stripe and Printful webhooks for STORE_BASE_URL."""
+    from store.fulfilment.providers import ProviderError
+    from store.ops.webhooks import register_webhooks
+    from store.payment import PaymentError
+
+    try:
+        lines = register_webhooks(_settings())
+    except (PaymentError, ProviderError) as exc:
+        raise CliError(str(exc).splitlines()[0]) from exc
+    for line in lines:
+        typer.echo(line)
 
 
 @contextlib.contextmanager

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import smtplib
+from collections.abc import Iterator
+from contextlib import contextmanager
 import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -41,12 +43,19 @@ def deliver(email: OutboundEmail, settings: Settings) -> None:
         tmp.write_bytes(bytes(msg))
         tmp.replace(target)
         return
-    url = urlsplit(settings.smtp_url)
+    with smtp_session(settings.smtp_url) as smtp:
+        smtp.send_message(msg)
+
+
+@contextmanager
+def smtp_session(smtp_url: str, timeout: float = SMTP_TIMEOUT) -> Iterator[smtplib.SMTP]:
+    """Connected, TLS as the URL's scheme says (smtps, smtp+starttls, smtp), and logged in if it names a user."""
+    url = urlsplit(smtp_url)
     host, port = url.hostname or "localhost", url.port or (465 if url.scheme == "smtps" else 25)
     smtp_cls = smtplib.SMTP_SSL if url.scheme == "smtps" else smtplib.SMTP
-    with smtp_cls(host, port, timeout=SMTP_TIMEOUT) as smtp:
+    with smtp_cls(host, port, timeout=timeout) as smtp:
         if url.scheme == "smtp+starttls":
             smtp.starttls(context=ssl.create_default_context())
         if url.username:
             smtp.login(unquote(url.username), unquote(url.password or ""))
-        smtp.send_message(msg)
+        yield smtp

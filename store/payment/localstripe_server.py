@@ -15,7 +15,9 @@ Run it with ``python -m store.payment.localstripe_server --port 8420``. Compared
 * honours ``Idempotency-Key`` like Stripe does (localstripe ignores it): the first response to a key is
   replayed for a repeat of the same request, and reusing a key for a different request answers 400
   ``idempotency_error``. Without this a retried ``pay()`` would create a second PaymentIntent here while
-  real Stripe would not, and the tests could not prove our keys are sent.
+  real Stripe would not, and the tests could not prove our keys are sent;
+* answers Stripe's ``/v1/webhook_endpoints`` (localstripe_endpoints.py), so ``storefront webhooks register``
+  and ``storefront check`` work against the demo too.
 
 Only this module and the tests import localstripe; it is a dev/demo dependency in spirit.
 """
@@ -43,6 +45,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from store.config import LOCALSTRIPE_PORT
+from store.payment import localstripe_endpoints
 
 logger = logging.getLogger("store.payment.localstripe")
 
@@ -87,6 +90,7 @@ def _idempotency_middleware() -> Middleware:
             response = await handler(request)
             if request.method == "DELETE" and request.path == "/_config/data":
                 replays.clear()  # emptying the store must also forget what it would replay
+                localstripe_endpoints.forget_all()
             return response
 
         # Stripe scopes keys per account; the API key stands in for the account here.
@@ -182,6 +186,7 @@ def build_app() -> web.Application:
     _accept_no_redirect_automatic_payment_methods()
 
     app: web.Application = server.app
+    localstripe_endpoints.add_routes(app)  # Stripe's /v1/webhook_endpoints, which localstripe lacks
     # Outermost, so localstripe's own error middleware has already turned its errors into responses.
     app.middlewares.insert(0, _idempotency_middleware())
     return app

@@ -13,7 +13,9 @@ As a separate process (prints one line `FAKE_PRINTFUL_URL=http://127.0.0.1:PORT`
 
 and drive it with `FakePrintfulRemote(url)` (same methods as FakePrintful), or `spawn_fake_printful()`
 which does both. Control endpoints, no auth: GET /_fake/state, POST /_fake/reset, POST /_fake/faults,
-POST /_fake/status, POST /_fake/ship, POST /_fake/webhook (JSON bodies: see `_State.control`).
+POST /_fake/status, POST /_fake/ship, POST /_fake/webhook, POST /_fake/sync_variant (JSON bodies: see
+`_State.control`). Also Printful's webhook configuration (GET/POST /webhooks: `url`, `types`) and sync
+variants by external id (GET /store/variants/@{external_id}).
 
 Route names used for faults and counts: see ROUTES, e.g. "POST /orders", "GET /orders/@{external_id}".
 """
@@ -56,6 +58,9 @@ _ROUTE_TABLE: list[tuple[str, re.Pattern[str], str]] = [
     ("POST", re.compile(r"/orders/@(?P<ref>[^/]+)/confirm"), "POST /orders/@{external_id}/confirm"),
     ("POST", re.compile(r"/orders/(?P<ref>\d+)/confirm"), "POST /orders/{id}/confirm"),
     ("POST", re.compile(r"/shipping/rates"), "POST /shipping/rates"),
+    ("GET", re.compile(r"/webhooks"), "GET /webhooks"),
+    ("POST", re.compile(r"/webhooks"), "POST /webhooks"),
+    ("GET", re.compile(r"/store/variants/@(?P<ref>[^/]+)"), "GET /store/variants/@{external_id}"),
 ]
 ROUTES = tuple(name for _, _, name in _ROUTE_TABLE)
 
@@ -135,6 +140,9 @@ class _State:
         self.calls: list[tuple[str, str]] = []
         self.route_counts: Counter[str] = Counter()
         self.faults: defaultdict[str, deque[dict[str, Any]]] = defaultdict(deque)
+        # Printful keeps one webhook configuration per store (API v1 GET/POST /webhooks).
+        self.webhook_config: dict[str, Any] = {"url": None, "types": [], "params": []}
+        self.sync_variants: set[str] = set()  # external ids of the store's sync variants
 
     # -- lookups ------------------------------------------------------------------------------------
 
@@ -157,6 +165,20 @@ class _State:
             return 200, self._create(data, confirm=query.get("confirm", [""])[0] in ("1", "true"))
         if route == "POST /shipping/rates":
             return 200, self._rates(data)
+        if route == "GET /webhooks":
+            return 200, self.webhook_config
+        if route == "POST /webhooks":
+            if not isinstance(data, dict) or not isinstance(data.get("url"), str) or not data["url"]:
+                raise _Reject(400, "Webhook URL is missing")
+            types = data.get("types")
+            if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
+                raise _Reject(400, "Types must be a list of event names")
+            self.webhook_config = {"url": data["url"], "types": list(types), "params": data.get("params") or []}
+            return 200, self.webhook_config
+        if route == "GET /store/variants/@{external_id}":
+            if ref not in self.sync_variants:
+                raise _Reject(404, "Not found")
+            return 200, {"id": 9000 + len(ref or ""), "external_id": ref, "synced": True}
         assert ref is not None
         order = self._by_ref(ref, by_external="@" in route)
         if route.startswith("GET "):
@@ -279,9 +301,14 @@ class _State:
                 "calls": [list(c) for c in self.calls],
                 "counts": dict(self.route_counts),
                 "faults": {route: list(q) for route, q in self.faults.items() if q},
+                "webhook_config": self.webhook_config,
+                "sync_variants": sorted(self.sync_variants),
             }
         if action == "reset":
             self.reset()
+            return {"ok": True}
+        if action == "sync_variant":
+            self.sync_variants.add(str(p["external_id"]))
             return {"ok": True}
         if action == "faults":
             route = p["route"]
@@ -525,6 +552,15 @@ class _Controls:
 
     def reset(self) -> None:
         self._control("reset", {})
+
+    @property
+    def webhook_config(self) -> dict[str, Any]:
+        """What GET /webhooks answers: {"url", "types", "params"}."""
+        return cast(dict[str, Any], self.state["webhook_config"])
+
+    def add_sync_variant(self, external_id: str) -> None:
+        """A sync variant (product synced in Printful's dashboard, print files there) under our SKU."""
+        self._control("sync_variant", {"external_id": external_id})
 
 
 class FakePrintful(_Controls):

@@ -6,6 +6,8 @@
         assert message["To"] == "shopper@example.org"
 
 It speaks real SMTP (EHLO, MAIL FROM, RCPT TO, DATA), so what arrives here is what smtplib sent.
+`run_smtp_sink(login=("user", "password"))` demands that login (AUTH PLAIN/LOGIN; wrong ones get 535)
+and puts it in sink.url.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 class SmtpSink:
@@ -60,11 +63,22 @@ def _free_port() -> int:
 
 
 @contextmanager
-def run_smtp_sink() -> Iterator[SmtpSink]:
+def run_smtp_sink(login: tuple[str, str] | None = None) -> Iterator[SmtpSink]:
     sink = SmtpSink()
-    controller = Controller(sink, hostname="127.0.0.1", port=_free_port())
+    auth: dict[str, Any] = {}
+    if login is not None:
+        wanted = (login[0].encode(), login[1].encode())
+
+        def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+            ok = isinstance(data, LoginPassword) and (data.login, data.password) == wanted
+            return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535 itself
+
+        # Loopback only, so no TLS; real servers want STARTTLS (smtp+starttls://).
+        auth = {"authenticator": authenticator, "auth_required": True, "auth_require_tls": False}
+    controller = Controller(sink, hostname="127.0.0.1", port=_free_port(), **auth)
     controller.start()
-    sink.url = f"smtp://127.0.0.1:{controller.port}"
+    credentials = f"{login[0]}:{login[1]}@" if login else ""
+    sink.url = f"smtp://{credentials}127.0.0.1:{controller.port}"
     try:
         yield sink
     finally:

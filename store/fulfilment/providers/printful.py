@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
@@ -54,6 +55,12 @@ class _Retryable(Exception):
 
 class _NotFound(ProviderError):
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookConfig:
+    url: str
+    types: tuple[str, ...]
 
 
 class PrintfulProvider:
@@ -191,6 +198,38 @@ class PrintfulProvider:
             raise ProviderRejectedError(
                 "Printful has no order with this number", status_code=404, reason="not found"
             ) from None
+
+    # -- going live: the token, our webhook, sync variants (storefront check / webhooks register) ----
+
+    def webhook_config(self) -> WebhookConfig | None:
+        """GET /webhooks: where Printful sends its events and which ones; None when nothing is set.
+
+        A read-only call that needs a good token, so it doubles as the token check.
+        """
+        result = self._retrying(lambda _n: self._send("GET", "/webhooks"), what="webhook_config", external_id=None)
+        return _webhook_config_from(result)
+
+    def set_webhook_config(self, url: str, types: list[str]) -> WebhookConfig:
+        """POST /webhooks: Printful keeps one URL per store, so setting it again replaces, never duplicates."""
+        body = {"url": url, "types": sorted(types)}
+        result = self._retrying(
+            lambda _n: self._send("POST", "/webhooks", json=body), what="set_webhook_config", external_id=None
+        )
+        config = _webhook_config_from(result)
+        if config is None:
+            raise ProviderError("Printful did not confirm the webhook URL")
+        logger.info("printful webhook set", extra={"url": url, "types": sorted(types)})
+        return config
+
+    def has_sync_variant(self, sku: str) -> bool:
+        """True when the store has a sync variant with our SKU as its external id (files live in Printful)."""
+        try:
+            self._retrying(
+                lambda _n: self._send("GET", f"/store/variants/@{quote(sku, safe='')}"), what="sync_variant", external_id=None
+            )
+        except _NotFound:
+            return False
+        return True
 
     # -- HTTP --------------------------------------------------------------------------------------
 
@@ -417,6 +456,13 @@ def _order_from(result: Any) -> ProviderOrder:
         shipments=[_shipment_from(s) for s in shipments if isinstance(s, dict)],
         raw=result,
     )
+
+
+def _webhook_config_from(result: Any) -> WebhookConfig | None:
+    if not isinstance(result, dict) or not result.get("url"):
+        return None
+    types = result.get("types") or []
+    return WebhookConfig(url=str(result["url"]), types=tuple(str(t) for t in types if isinstance(t, str)))
 
 
 def _rate_from(d: dict[str, Any]) -> ShippingRate:

@@ -1,0 +1,1 @@
+"""Running the shop: the going-live preflight, webhook registration, backups."""
