@@ -58,6 +58,11 @@ def _one_line_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _quiet_logs() -> None:
+    """For commands whose printed lines say everything: the calls' own log lines would only repeat them."""
+    logging.getLogger("store").setLevel(logging.CRITICAL)
+
+
 def _settings():  # type: ignore[no-untyped-def]
     from store.config import get_settings
 
@@ -184,6 +189,7 @@ def check(as_json: bool = typer.Option(False, "--json", help="one JSON object fo
     from store.config import get_settings
     from store.ops.check import Result, run_checks
 
+    _quiet_logs()
     try:
         results = run_checks(get_settings())
     except ValidationError as exc:
@@ -209,6 +215,7 @@ def webhooks_register() -> None:
     from store.ops.webhooks import register_webhooks
     from store.payment import PaymentError
 
+    _quiet_logs()
     try:
         lines = register_webhooks(_settings())
     except (PaymentError, ProviderError) as exc:

@@ -6,7 +6,6 @@ Checks never change anything (no mail is sent, nothing is registered) and every 
 
 from __future__ import annotations
 
-import logging
 import smtplib
 import tempfile
 from collections.abc import Callable, Iterator
@@ -20,8 +19,6 @@ from store.config import (
     DEMO_STRIPE_WEBHOOK_SECRET,
     Settings,
 )
-
-log = logging.getLogger("store.ops")
 
 SMTP_TIMEOUT = 10
 REDIS_TIMEOUT = 5
@@ -328,9 +325,6 @@ def _published_variants(settings: Settings) -> list[tuple[str, int | None, str]]
 
 def run_checks(settings: Settings) -> list[Result]:
     from store.webhook.service import handled_types
-
-    # Each result says what went wrong in one line; the calls' own log lines would only repeat it.
-    logging.getLogger("store").setLevel(logging.CRITICAL)
 
     results = [check_settings(settings), check_base_url(settings)]
     database = check_database(settings)
