@@ -224,6 +224,26 @@ def webhooks_register() -> None:
         typer.echo(line)
 
 
+@app.command()
+@_one_line_errors
+def backup(dest: Path = typer.Argument(..., help="a new (or empty) folder for the backup")) -> None:
+    """A consistent copy of the database and the media folder, taken while the shop serves."""
+    from store.ops.backup import backup as make_backup
+
+    summary = make_backup(_settings(), dest)
+    typer.echo(f"backed up {summary.describe()} to {dest}")
+
+
+@app.command()
+@_one_line_errors
+def restore(src: Path = typer.Argument(..., help="a folder written by `storefront backup`")) -> None:
+    """Restore a backup into an EMPTY database (and the media folder); stop the shop first."""
+    from store.ops.backup import restore as do_restore
+
+    summary = do_restore(_settings(), src)
+    typer.echo(f"restored {summary.describe()} from {src}")
+
+
 @contextlib.contextmanager
 def _demo_services(settings: Any) -> Iterator[None]:
     """localstripe and a job worker beside the web server, stopped when it stops."""
@@ -257,7 +277,6 @@ def _prepare_metrics_dir(settings: Any, port: int) -> None:
     Must be set before prometheus_client is first imported, and emptied at each start (its rule).
     """
     import shutil
-    from pathlib import Path
 
     folder = Path(os.environ.get(METRICS_DIR_ENV) or Path(settings.var_dir) / f"metrics-{port}")
     shutil.rmtree(folder, ignore_errors=True)

@@ -24,7 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
-from sqlalchemy import func
+from sqlalchemy import case, func
 from sqlmodel import col, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -178,13 +178,15 @@ class ShopStateCollector(Collector):
                 "Stored webhook events not yet processed, by source and state (waiting, failing)",
                 labels=["source", "state"],
             )
+            failing = func.sum(case((InboundEvent.error != "", 1), else_=0))
             rows = session.exec(
-                select(InboundEvent.source, InboundEvent.error != "", func.count())
+                select(InboundEvent.source, func.count(), failing)
                 .where(col(InboundEvent.processed_at).is_(None))
-                .group_by(InboundEvent.source, InboundEvent.error != "")
+                .group_by(InboundEvent.source)
             )
-            for source, failing, n in rows:
-                backlog.add_metric([source, "failing" if failing else "waiting"], n)
+            for source, total, failed in rows:
+                backlog.add_metric([source, "waiting"], total - (failed or 0))
+                backlog.add_metric([source, "failing"], failed or 0)
             yield backlog
 
 

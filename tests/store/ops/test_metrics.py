@@ -126,3 +126,19 @@ def test_waiting_jobs_and_outbox_are_aged(app, db) -> None:  # type: ignore[no-u
     assert value(samples, "storefront_fulfilment_outbox_pending") == 1
     assert 600 <= value(samples, "storefront_fulfilment_outbox_oldest_age_seconds") < 700
     assert value(samples, "storefront_orders", status="paid") == 1
+
+
+def test_unprocessed_webhook_events_by_state(app, db) -> None:  # type: ignore[no-untyped-def]
+    from store.webhook.models import InboundEvent
+
+    db.add(InboundEvent(source="stripe", external_id="evt_1", type="payment_intent.succeeded", payload={}))
+    db.add(InboundEvent(source="stripe", external_id="evt_2", type="payment_intent.succeeded", payload={}, error="boom"))
+    db.add(InboundEvent(source="printful", external_id="h1", type="package_shipped", payload={}, error="boom"))
+    db.commit()
+    samples = scrape(app)
+    name = "storefront_webhook_events_unprocessed"
+    assert value(samples, name, source="stripe", state="waiting") == 1
+    assert value(samples, name, source="stripe", state="failing") == 1
+    assert value(samples, name, source="printful", state="failing") == 1
+    assert value(samples, name, source="printful", state="waiting") == 0
+    assert value(samples, "storefront_state_up") == 1

@@ -19,14 +19,18 @@ from tests.conftest import free_port
 pytestmark = [pytest.mark.slow, pytest.mark.no_db]
 
 
-def start_serve(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
+def start_serve(
+    tmp_path: Path, *args: str, database_url: str | None = None, media_dir: str | None = None, **extra: str
+) -> tuple[subprocess.Popen[str], str]:
+    """`storefront serve` in tmp_path (its var/ goes there); returns the process and its base URL."""
     port = free_port()
     env = {
         **os.environ,
         "STORE_ENV": "dev",
-        "STORE_DATABASE_URL": f"sqlite:///{tmp_path / 'shop.db'}",
-        "STORE_MEDIA_DIR": str(tmp_path / "media"),
+        "STORE_DATABASE_URL": database_url or f"sqlite:///{tmp_path / 'shop.db'}",
+        "STORE_MEDIA_DIR": media_dir or str(tmp_path / "media"),
         "STORE_BASE_URL": f"http://127.0.0.1:{port}",
+        **extra,
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     proc = subprocess.Popen(
