@@ -195,7 +195,8 @@ def check(as_json: bool = typer.Option(False, "--json", help="one JSON object fo
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "settings"
-        results = [Result("Settings", False, f"{where}: {first.get('msg', exc)}", "fix it in the environment or .env")]
+        detail = f"{where}: {first.get('msg', exc)}"
+        results = [Result("Settings", False, detail, "fix it in the environment or .env")]
     ok = all(r.ok for r in results)
     if as_json:
         typer.echo(json.dumps({"ok": ok, "checks": [r.as_dict() for r in results]}, ensure_ascii=False))
@@ -203,7 +204,8 @@ def check(as_json: bool = typer.Option(False, "--json", help="one JSON object fo
         for result in results:
             typer.echo(result.line())
         passed = sum(r.ok for r in results)
-        typer.echo(f"{passed} of {len(results)} checks passed" + ("" if ok else "; fix the ✗ lines and run it again"))
+        advice = "" if ok else "; fix the ✗ lines and run it again"
+        typer.echo(f"{passed} of {len(results)} checks passed{advice}")
     raise typer.Exit(0 if ok else 1)
 
 

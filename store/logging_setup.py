@@ -10,7 +10,11 @@ from typing import Any
 from store.config import Settings
 
 # uvicorn adds color_message (the message with terminal colours): noise in a JSON line.
-_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "color_message"}
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "color_message",
+}
 
 
 class JsonFormatter(logging.Formatter):
@@ -61,7 +65,7 @@ class AccessJsonFormatter(JsonFormatter):
 
 
 def uvicorn_log_config() -> dict[str, Any]:
-    """logging.config for uvicorn under `serve`: its messages and access log, one JSON object a line on stderr."""
+    """logging.config for uvicorn under `serve`: its messages and access log, JSON lines on stderr."""
     handler = {"class": "logging.StreamHandler", "stream": "ext://sys.stderr"}
     return {
         "version": 1,

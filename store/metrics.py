@@ -20,7 +20,14 @@ from functools import lru_cache
 
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, values
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    values,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
@@ -100,7 +107,9 @@ class RequestMetricsMiddleware:
 
 @lru_cache(maxsize=8)
 def _networks(allow: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-    return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in allow.split(",") if part.strip())
+    return tuple(
+        ipaddress.ip_network(part.strip(), strict=False) for part in allow.split(",") if part.strip()
+    )
 
 
 def allowed(address: str, allow: str) -> bool:
@@ -155,9 +164,13 @@ class ShopStateCollector(Collector):
         with unit_of_work(get_engine(), write=False) as session:
             waiting = (FulfilmentStatus.pending, FulfilmentStatus.submitting)
             count, oldest = session.exec(
-                select(func.count(), func.min(Fulfilment.created_at)).where(col(Fulfilment.status).in_(waiting))
+                select(func.count(), func.min(Fulfilment.created_at)).where(
+                    col(Fulfilment.status).in_(waiting)
+                )
             ).one()
-            yield _gauge("storefront_fulfilment_outbox_pending", "Paid orders not yet accepted by the provider", count)
+            yield _gauge(
+                "storefront_fulfilment_outbox_pending", "Paid orders not yet accepted by the provider", count
+            )
             yield _gauge(
                 "storefront_fulfilment_outbox_oldest_age_seconds",
                 "Seconds the oldest paid order has waited for the provider (0 when none wait)",
@@ -178,7 +191,7 @@ class ShopStateCollector(Collector):
                 "Stored webhook events not yet processed, by source and state (waiting, failing)",
                 labels=["source", "state"],
             )
-            failing = func.sum(case((InboundEvent.error != "", 1), else_=0))
+            failing = func.sum(case((col(InboundEvent.error) != "", 1), else_=0))
             rows = session.exec(
                 select(InboundEvent.source, func.count(), failing)
                 .where(col(InboundEvent.processed_at).is_(None))

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import smtplib
+import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
-import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
@@ -49,7 +49,7 @@ def deliver(email: OutboundEmail, settings: Settings) -> None:
 
 @contextmanager
 def smtp_session(smtp_url: str, timeout: float = SMTP_TIMEOUT) -> Iterator[smtplib.SMTP]:
-    """Connected, TLS as the URL's scheme says (smtps, smtp+starttls, smtp), and logged in if it names a user."""
+    """Connected, with TLS as the scheme says (smtps, smtp+starttls, smtp); logged in if it names a user."""
     url = urlsplit(smtp_url)
     host, port = url.hostname or "localhost", url.port or (465 if url.scheme == "smtps" else 25)
     smtp_cls = smtplib.SMTP_SSL if url.scheme == "smtps" else smtplib.SMTP

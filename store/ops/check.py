@@ -96,7 +96,10 @@ def check_settings(settings: Settings) -> Result:
         )
     if settings.fulfilment == "printful" and not settings.printful_webhook_secret:
         problems.append(
-            ("STORE_PRINTFUL_WEBHOOK_SECRET is empty", "set it to a long random value (see docs/going-live.md)")
+            (
+                "STORE_PRINTFUL_WEBHOOK_SECRET is empty",
+                "set it to a long random value (see docs/going-live.md)",
+            )
         )
     if not problems:
         return _ok(name, "valid for STORE_ENV=production")
@@ -127,11 +130,17 @@ def check_database(settings: Settings) -> Result:
         with get_engine(settings).connect() as conn:
             current = set(MigrationContext.configure(conn).get_current_heads())
     except Exception as exc:  # any driver error: unreachable, bad credentials, no such database
-        return _bad(name, f"cannot connect to {where}: {_first_line(exc)}", "start the database or fix STORE_DATABASE_URL")
+        return _bad(
+            name,
+            f"cannot connect to {where}: {_first_line(exc)}",
+            "start the database or fix STORE_DATABASE_URL",
+        )
     heads = set(ScriptDirectory.from_config(alembic_config(settings)).get_heads())
     if current != heads:
         found = ", ".join(sorted(current)) or "no migrations"
-        return _bad(name, f"{where} is at {found}, not {', '.join(sorted(heads))}", "run `storefront migrate`")
+        return _bad(
+            name, f"{where} is at {found}, not {', '.join(sorted(heads))}", "run `storefront migrate`"
+        )
     return _ok(name, f"{where} reachable, at migration head {', '.join(sorted(heads))}")
 
 
@@ -181,10 +190,16 @@ def check_stripe(settings: Settings, handled: list[str]) -> Iterator[Result]:
         return
     if settings.is_production and mode != "live":
         yield _bad(
-            "Stripe key", f"works, but it is a {mode} key", "use the sk_live_… key in production (STORE_ENV=production)"
+            "Stripe key",
+            f"works, but it is a {mode} key",
+            "use the sk_live_… key in production (STORE_ENV=production)",
         )
     elif not settings.is_production and mode == "live":
-        yield _bad("Stripe key", "is a live key outside production", "use an sk_test_… key, or set STORE_ENV=production")
+        yield _bad(
+            "Stripe key",
+            "is a live key outside production",
+            "use an sk_test_… key, or set STORE_ENV=production",
+        )
     elif settings.stripe_secret_key == DEMO_STRIPE_SECRET_KEY and not settings.stripe_is_local:
         yield _bad("Stripe key", "is the demo value", "set STORE_STRIPE_SECRET_KEY")
     else:
@@ -205,7 +220,11 @@ def check_stripe(settings: Settings, handled: list[str]) -> Iterator[Result]:
     if missing:
         yield _bad(name, f"endpoint {endpoint.id} is not sent {', '.join(missing)}", fix)
         return
-    extra = f" ({len(mine)} endpoints for this URL: delete the others in Stripe's dashboard)" if len(mine) > 1 else ""
+    extra = (
+        f" ({len(mine)} endpoints for this URL: delete the others in Stripe's dashboard)"
+        if len(mine) > 1
+        else ""
+    )
     yield _ok(name, f"{url} receives all {len(handled)} event types the shop handles{extra}")
 
 
@@ -218,20 +237,26 @@ def check_printful(
     from store.fulfilment.providers import ProviderConfigError, ProviderError
     from store.fulfilment.providers.printful import PrintfulProvider
 
-    token_fix = "set STORE_PRINTFUL_TOKEN to a private token from Printful (Settings → API) with the store's scopes"
+    advice = (
+        "set STORE_PRINTFUL_TOKEN to a private token from Printful (Settings → API) with the store's scopes"
+    )
     try:
         provider = PrintfulProvider(settings)
     except ProviderConfigError as exc:
-        yield _bad("Printful token", str(exc), token_fix)
+        yield _bad("Printful token", str(exc), advice)
         return
     with provider:
         try:
             config = provider.webhook_config()
         except ProviderConfigError as exc:
-            yield _bad("Printful token", _first_line(exc), token_fix)
+            yield _bad("Printful token", _first_line(exc), advice)
             return
         except ProviderError as exc:
-            yield _bad("Printful token", f"Printful did not answer: {_first_line(exc)}", "try again; check STORE_PRINTFUL_API_BASE")
+            yield _bad(
+                "Printful token",
+                f"Printful did not answer: {_first_line(exc)}",
+                "try again; check STORE_PRINTFUL_API_BASE",
+            )
             return
         yield _ok("Printful token", "works")
 
@@ -255,19 +280,26 @@ def check_printful(
             yield _bad("Variant mapping", f"Printful did not answer: {_first_line(exc)}", "try again")
 
 
-def check_variants(skus: list[tuple[str, int | None, str]], has_sync_variant: Callable[[str], bool]) -> Result:
+def check_variants(
+    skus: list[tuple[str, int | None, str]], has_sync_variant: Callable[[str], bool]
+) -> Result:
     """Every published variant needs a Printful catalogue variant and a print file, or a sync variant."""
     name = "Variant mapping"
     unmapped = [
-        sku for sku, variant_id, print_file in skus if not (variant_id and print_file) and not has_sync_variant(sku)
+        sku
+        for sku, variant_id, print_file in skus
+        if not (variant_id and print_file) and not has_sync_variant(sku)
     ]
     if not unmapped:
         return _ok(name, f"all {len(skus)} published variants map to Printful with a print file")
-    named = ", ".join(unmapped[:MAX_NAMED]) + (f" and {len(unmapped) - MAX_NAMED} more" if len(unmapped) > MAX_NAMED else "")
+    named = ", ".join(unmapped[:MAX_NAMED]) + (
+        f" and {len(unmapped) - MAX_NAMED} more" if len(unmapped) > MAX_NAMED else ""
+    )
     return _bad(
         name,
         f"{len(unmapped)} of {len(skus)} published variants have no Printful variant and print file: {named}",
-        "set each one's Printful variant id and print file URL on the staff product page, or sync it in Printful under its SKU",
+        "set each one's Printful variant id and print file URL on the staff product page, "
+        "or sync it in Printful under its SKU",
     )
 
 
@@ -275,7 +307,11 @@ def check_smtp(settings: Settings) -> Result:
     name = "SMTP"
     if not settings.smtp_url:
         if settings.is_production:
-            return _bad(name, "not set: emails would only be written to files", "set STORE_SMTP_URL=smtp://user:pass@host:port")
+            return _bad(
+                name,
+                "not set: emails would only be written to files",
+                "set STORE_SMTP_URL=smtp://user:pass@host:port",
+            )
         return _ok(name, f"not set: emails are written to {settings.outbox_dir}/ as .eml files")
     from store.mail.transport import smtp_session
 
@@ -285,10 +321,18 @@ def check_smtp(settings: Settings) -> Result:
         with smtp_session(settings.smtp_url, timeout=SMTP_TIMEOUT):
             pass  # connected, and logged in when the URL names a user: nothing is sent
     except smtplib.SMTPAuthenticationError as exc:
-        return _bad(name, f"{where} refused the login ({exc.smtp_code})", "fix the user and password in STORE_SMTP_URL")
+        return _bad(
+            name,
+            f"{where} refused the login ({exc.smtp_code})",
+            "fix the user and password in STORE_SMTP_URL",
+        )
     except (smtplib.SMTPException, OSError) as exc:
-        return _bad(name, f"cannot talk to {where}: {_first_line(exc)}", "check the host and port in STORE_SMTP_URL")
-    return _ok(name, f"{where} accepts our login" if url.username else f"{where} answers (no login configured)")
+        return _bad(
+            name, f"cannot talk to {where}: {_first_line(exc)}", "check the host and port in STORE_SMTP_URL"
+        )
+    return _ok(
+        name, f"{where} accepts our login" if url.username else f"{where} answers (no login configured)"
+    )
 
 
 def check_media(settings: Settings) -> Result:

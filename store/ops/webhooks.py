@@ -34,7 +34,9 @@ def register_webhooks(settings: Settings) -> list[str]:
     elif done.action == "updated":
         lines.append(f"Stripe: endpoint {done.endpoint.id} for {url} updated ({len(events)} event types)")
     else:
-        lines.append(f"Stripe: endpoint {done.endpoint.id} for {url} already receives all {len(events)} event types")
+        lines.append(
+            f"Stripe: endpoint {done.endpoint.id} for {url} already receives all {len(events)} event types"
+        )
     if done.secret:
         lines.append(f"Stripe: new signing secret {done.secret}")
         lines.append("        set STORE_STRIPE_WEBHOOK_SECRET to it and restart the shop")
@@ -53,6 +55,8 @@ def _register_printful(settings: Settings) -> str:
         current = provider.webhook_config()
         if current is not None and current.url == url and set(types) <= set(current.types):
             return f"Printful: webhook {url} already receives all {len(types)} event types"
-        provider.set_webhook_config(url, sorted(set(types) | set(current.types if current and current.url == url else ())))
+        provider.set_webhook_config(
+            url, sorted(set(types) | set(current.types if current and current.url == url else ()))
+        )
     was = f" (was {current.url})" if current is not None and current.url != url else ""
     return f"Printful: webhook set to {url} ({len(types)} event types){was}"

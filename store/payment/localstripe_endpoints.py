@@ -65,7 +65,7 @@ async def create(request: web.Request) -> web.Response:
         return _error(400, "Invalid URL: must be an http(s) URL", "url")
     if not events:
         return _error(400, "Missing required param: enabled_events.", "enabled_events")
-    endpoint = {
+    endpoint: dict[str, Any] = {
         "id": "we_" + secrets.token_hex(12),
         "object": "webhook_endpoint",
         "url": url,

@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import stripe
 
 from store.config import Settings
-from store.payment.gateway import PaymentError, _client_for, _translate
+from store.payment.gateway import PaymentError, _client_for, _get, _translate
 
 logger = logging.getLogger("store.payment")
 
 KeyMode = Literal["live", "test", "unknown"]
 Action = Literal["created", "updated", "unchanged"]
 ALL_EVENTS = "*"
+DESCRIPTION = "Red Revolution Media shop"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,21 +95,21 @@ def register_webhook_endpoint(url: str, events: list[str], *, settings: Settings
             # No key of our own: looking first is what prevents a second endpoint when the command is run
             # again; the SDK's retries of this one call share its own key. (A key of ours would outlive
             # the endpoint: after someone deletes it, Stripe would replay the deleted one for a day.)
-            made = client.v1.webhook_endpoints.create(
-                params={"url": url, "enabled_events": list(events), "description": "Red Revolution Media shop"}
-            )
+            params: Any = {"url": url, "enabled_events": list(events), "description": DESCRIPTION}
+            made = client.v1.webhook_endpoints.create(params=params)
             logger.info("stripe webhook endpoint created", extra={"endpoint": made.id, "url": url})
-            secret = made["secret"] if "secret" in made else None
+            secret = _get(made, "secret")
             return Registration(_endpoint(made), "created", str(secret) if secret else None)
         missing = existing.missing(events)
         if not missing and existing.enabled:
             return Registration(existing, "unchanged", None)
-        wanted = list(existing.enabled_events) if ALL_EVENTS in existing.enabled_events else (
-            list(existing.enabled_events) + missing
+        wanted = (
+            list(existing.enabled_events)
+            if ALL_EVENTS in existing.enabled_events
+            else (list(existing.enabled_events) + missing)
         )
-        updated = client.v1.webhook_endpoints.update(
-            existing.id, params={"enabled_events": wanted, "disabled": False}
-        )
+        changes: Any = {"enabled_events": wanted, "disabled": False}  # event names are plain strings here
+        updated = client.v1.webhook_endpoints.update(existing.id, params=changes)
         logger.info(
             "stripe webhook endpoint updated", extra={"endpoint": existing.id, "added": missing, "url": url}
         )

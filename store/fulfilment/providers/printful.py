@@ -206,11 +206,13 @@ class PrintfulProvider:
 
         A read-only call that needs a good token, so it doubles as the token check.
         """
-        result = self._retrying(lambda _n: self._send("GET", "/webhooks"), what="webhook_config", external_id=None)
+        result = self._retrying(
+            lambda _n: self._send("GET", "/webhooks"), what="webhook_config", external_id=None
+        )
         return _webhook_config_from(result)
 
     def set_webhook_config(self, url: str, types: list[str]) -> WebhookConfig:
-        """POST /webhooks: Printful keeps one URL per store, so setting it again replaces, never duplicates."""
+        """POST /webhooks: Printful keeps one URL per store; setting it again replaces, never duplicates."""
         body = {"url": url, "types": sorted(types)}
         result = self._retrying(
             lambda _n: self._send("POST", "/webhooks", json=body), what="set_webhook_config", external_id=None
@@ -225,7 +227,9 @@ class PrintfulProvider:
         """True when the store has a sync variant with our SKU as its external id (files live in Printful)."""
         try:
             self._retrying(
-                lambda _n: self._send("GET", f"/store/variants/@{quote(sku, safe='')}"), what="sync_variant", external_id=None
+                lambda _n: self._send("GET", f"/store/variants/@{quote(sku, safe='')}"),
+                what="sync_variant",
+                external_id=None,
             )
         except _NotFound:
             return False

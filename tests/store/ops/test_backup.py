@@ -66,7 +66,9 @@ def new_database(tmp_path: Path) -> Iterator[str]:
         admin.dispose()
 
 
-def test_backup_during_a_burst_of_orders_restores_and_serves(engine, tmp_path: Path, new_database: str) -> None:  # type: ignore[no-untyped-def]
+def test_backup_during_a_burst_of_orders_restores_and_serves(
+    engine, tmp_path: Path, new_database: str
+) -> None:  # type: ignore[no-untyped-def]
     media = Path(get_settings().media_dir)
     media.mkdir(parents=True, exist_ok=True)
     (media / "ab12cd-photo.webp").write_bytes(b"RIFF-not-really-a-webp")
@@ -143,7 +145,10 @@ def test_backup_refuses_a_used_folder_and_restore_a_non_backup(engine, tmp_path:
     used.mkdir()
     (used / "something").write_text("x")
     done = cli("backup", str(used))
-    assert (done.returncode, done.stderr) == (1, f"error: {used} already exists and is not an empty folder; choose a new one\n")
+    assert (done.returncode, done.stderr) == (
+        1,
+        f"error: {used} already exists and is not an empty folder; choose a new one\n",
+    )
     done = cli("restore", str(tmp_path))
     assert (done.returncode, done.stderr) == (1, f"error: {tmp_path} is not a backup (no manifest.json)\n")
 

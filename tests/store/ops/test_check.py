@@ -171,7 +171,9 @@ def test_unmapped_variant_is_named_unless_synced(healthy: dict[str, str], db, pr
 
 def test_unreachable_redis_and_bad_smtp_login(healthy: dict[str, str], smtp_url: str) -> None:
     found = lines(
-        healthy, STORE_REDIS_URL="redis://127.0.0.1:1/0", STORE_SMTP_URL=smtp_url.replace("smtp-password", "wrong")
+        healthy,
+        STORE_REDIS_URL="redis://127.0.0.1:1/0",
+        STORE_SMTP_URL=smtp_url.replace("smtp-password", "wrong"),
     )
     assert found["Redis"].startswith("✗ Redis: cannot reach redis://127.0.0.1:1/0: ")
     assert found["Redis"].endswith(" — start Redis or fix STORE_REDIS_URL")
@@ -206,5 +208,8 @@ def test_http_base_url_in_production(healthy: dict[str, str]) -> None:
         "✗ Base URL: http://shop.example.org is not https — set STORE_BASE_URL to the shop's https:// address"
     )
     # Test keys and localstripe are wrong for production too, each with its own fix.
-    assert found["Stripe key"] == "✗ Stripe key: works, but it is a test key — use the sk_live_… key in production (STORE_ENV=production)"
+    assert (
+        found["Stripe key"]
+        == "✗ Stripe key: works, but it is a test key — use the sk_live_… key in production (STORE_ENV=production)"
+    )
     assert found["Settings"].startswith("✗ Settings: STORE_STRIPE_API_BASE points away from Stripe")

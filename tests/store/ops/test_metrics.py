@@ -44,18 +44,24 @@ def test_requests_are_labelled_by_route_template(app) -> None:  # type: ignore[n
     assert c.get("/wp-login.php").status_code == 404
     after = scrape(app)
     labels = {"method": "GET", "route": "/shop/{slug}", "status": "404"}
-    assert value(after, "storefront_http_requests_total", **labels) - value(
-        before, "storefront_http_requests_total", **labels
-    ) == 2
+    assert (
+        value(after, "storefront_http_requests_total", **labels)
+        - value(before, "storefront_http_requests_total", **labels)
+        == 2
+    )
     unmatched = {"method": "GET", "route": "unmatched", "status": "404"}
-    assert value(after, "storefront_http_requests_total", **unmatched) - value(
-        before, "storefront_http_requests_total", **unmatched
-    ) == 1
+    assert (
+        value(after, "storefront_http_requests_total", **unmatched)
+        - value(before, "storefront_http_requests_total", **unmatched)
+        == 1
+    )
     assert not any("no-such-shirt" in str(key) or "wp-login" in str(key) for key in after)
     count = {"method": "GET", "route": "/shop/{slug}"}
-    assert value(after, "storefront_http_request_duration_seconds_count", **count) - value(
-        before, "storefront_http_request_duration_seconds_count", **count
-    ) == 2
+    assert (
+        value(after, "storefront_http_request_duration_seconds_count", **count)
+        - value(before, "storefront_http_request_duration_seconds_count", **count)
+        == 2
+    )
 
 
 def test_a_purchase_is_counted(app, shop, db, stripe_env) -> None:  # type: ignore[no-untyped-def]
@@ -76,9 +82,11 @@ def test_a_purchase_is_counted(app, shop, db, stripe_env) -> None:  # type: igno
     paid = sum(value(after, "storefront_orders", status=s) for s in ("paid", "submitted"))
     assert paid == 1
     pay = {"method": "POST", "route": "/checkout/card/pay", "status": "200"}
-    assert value(after, "storefront_http_requests_total", **pay) - value(
-        before, "storefront_http_requests_total", **pay
-    ) == 1
+    assert (
+        value(after, "storefront_http_requests_total", **pay)
+        - value(before, "storefront_http_requests_total", **pay)
+        == 1
+    )
     assert value(after, "storefront_state_up") == 1
     assert value(after, "storefront_job_queue_depth") == 0  # jobs run inline in tests
     assert value(after, "storefront_orders", status="on_hold") == 0
@@ -87,14 +95,22 @@ def test_a_purchase_is_counted(app, shop, db, stripe_env) -> None:  # type: igno
 def test_webhook_deliveries_by_outcome(app) -> None:  # type: ignore[no-untyped-def]
     before = scrape(app)
     c = TestClient(app)
-    assert c.post("/webhooks/stripe", content=b"{}", headers={"Stripe-Signature": "t=1,v1=bad"}).status_code == 400
-    assert c.post("/webhooks/printful", content=b"{}", headers={"x-pf-webhook-signature": "00"}).status_code == 401
+    assert (
+        c.post("/webhooks/stripe", content=b"{}", headers={"Stripe-Signature": "t=1,v1=bad"}).status_code
+        == 400
+    )
+    assert (
+        c.post("/webhooks/printful", content=b"{}", headers={"x-pf-webhook-signature": "00"}).status_code
+        == 401
+    )
     after = scrape(app)
     for source in ("stripe", "printful"):
         labels = {"source": source, "outcome": "rejected"}
-        assert value(after, "storefront_webhook_deliveries_total", **labels) - value(
-            before, "storefront_webhook_deliveries_total", **labels
-        ) == 1
+        assert (
+            value(after, "storefront_webhook_deliveries_total", **labels)
+            - value(before, "storefront_webhook_deliveries_total", **labels)
+            == 1
+        )
 
 
 def test_waiting_jobs_and_outbox_are_aged(app, db) -> None:  # type: ignore[no-untyped-def]
@@ -132,8 +148,14 @@ def test_unprocessed_webhook_events_by_state(app, db) -> None:  # type: ignore[n
     from store.webhook.models import InboundEvent
 
     db.add(InboundEvent(source="stripe", external_id="evt_1", type="payment_intent.succeeded", payload={}))
-    db.add(InboundEvent(source="stripe", external_id="evt_2", type="payment_intent.succeeded", payload={}, error="boom"))
-    db.add(InboundEvent(source="printful", external_id="h1", type="package_shipped", payload={}, error="boom"))
+    db.add(
+        InboundEvent(
+            source="stripe", external_id="evt_2", type="payment_intent.succeeded", payload={}, error="boom"
+        )
+    )
+    db.add(
+        InboundEvent(source="printful", external_id="h1", type="package_shipped", payload={}, error="boom")
+    )
     db.commit()
     samples = scrape(app)
     name = "storefront_webhook_events_unprocessed"

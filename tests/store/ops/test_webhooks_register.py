@@ -62,14 +62,27 @@ def test_register_twice_leaves_one_endpoint_and_prints_the_secret_once(env, loca
     stripe_events = handled_types("stripe")
     assert endpoint["url"] == f"{BASE_URL}/webhooks/stripe"
     assert sorted(endpoint["enabled_events"]) == stripe_events
-    assert stripe_events[:3] == ["customer.subscription.deleted", "customer.subscription.updated", "invoice.paid"]
+    assert stripe_events[:3] == [
+        "customer.subscription.deleted",
+        "customer.subscription.updated",
+        "invoice.paid",
+    ]
     out = first.stdout.splitlines()
-    assert out[0] == f"Stripe: endpoint {endpoint['id']} created for {BASE_URL}/webhooks/stripe ({len(stripe_events)} event types)"
+    assert (
+        out[0]
+        == f"Stripe: endpoint {endpoint['id']} created for {BASE_URL}/webhooks/stripe ({len(stripe_events)} event types)"
+    )
     assert out[1].startswith("Stripe: new signing secret whsec_")
     assert out[2].strip() == "set STORE_STRIPE_WEBHOOK_SECRET to it and restart the shop"
     printful_types = handled_types("printful")
-    assert out[3] == f"Printful: webhook set to {BASE_URL}/webhooks/printful ({len(printful_types)} event types)"
-    assert fake.webhook_config == {"url": f"{BASE_URL}/webhooks/printful", "types": printful_types, "params": []}
+    assert (
+        out[3] == f"Printful: webhook set to {BASE_URL}/webhooks/printful ({len(printful_types)} event types)"
+    )
+    assert fake.webhook_config == {
+        "url": f"{BASE_URL}/webhooks/printful",
+        "types": printful_types,
+        "params": [],
+    }
     assert "package_shipped" in printful_types and "order_failed" in printful_types
 
     second = register(env)
@@ -96,19 +109,29 @@ def test_an_endpoint_missing_events_is_updated_not_duplicated(env, localstripe_u
     assert endpoint["id"] == made["id"]
     # Ours added; the one someone else subscribed is kept.
     assert sorted(endpoint["enabled_events"]) == sorted(["charge.refunded", *handled_types("stripe")])
-    assert done.stdout.splitlines()[0].startswith(f"Stripe: endpoint {made['id']} for {BASE_URL}/webhooks/stripe updated")
+    assert done.stdout.splitlines()[0].startswith(
+        f"Stripe: endpoint {made['id']} for {BASE_URL}/webhooks/stripe updated"
+    )
     assert "whsec_" not in done.stdout
 
 
 def test_refused_key_is_one_line_exit_1(env) -> None:  # type: ignore[no-untyped-def]
     done = register({**env, "STORE_STRIPE_SECRET_KEY": "not-a-key"})
     assert done.returncode == 1
-    assert done.stderr == "error: list webhook endpoints: Stripe refused the API key; check STORE_STRIPE_SECRET_KEY\n"
+    assert (
+        done.stderr
+        == "error: list webhook endpoints: Stripe refused the API key; check STORE_STRIPE_SECRET_KEY\n"
+    )
 
 
 def test_http_base_url_refused_in_production(env) -> None:  # type: ignore[no-untyped-def]
     done = register(
-        {**env, "STORE_ENV": "production", "STORE_SECRET_KEY": "p" * 40, "STORE_BASE_URL": "http://shop.example.org"}
+        {
+            **env,
+            "STORE_ENV": "production",
+            "STORE_SECRET_KEY": "p" * 40,
+            "STORE_BASE_URL": "http://shop.example.org",
+        }
     )
     assert (done.returncode, done.stderr.strip()) == (
         1,
@@ -139,7 +162,9 @@ def test_registered_endpoint_receives_events_signed_with_its_secret(env, localst
     server = HTTPServer(("127.0.0.1", 0), Hook)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        done = register({**env, "STORE_BASE_URL": f"http://127.0.0.1:{server.server_port}", "STORE_FULFILMENT": "manual"})
+        done = register(
+            {**env, "STORE_BASE_URL": f"http://127.0.0.1:{server.server_port}", "STORE_FULFILMENT": "manual"}
+        )
         secret = done.stdout.split("new signing secret ")[1].split()[0]
         paid = httpx.post(
             f"{localstripe_url}/v1/payment_intents",
@@ -161,4 +186,6 @@ def test_registered_endpoint_receives_events_signed_with_its_secret(env, localst
     body, signature = received[0]
     stamp, v1 = (part.split("=", 1)[1] for part in signature.split(","))
     assert b'"payment_intent.succeeded"' in body
-    assert hmac.compare_digest(v1, hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest())
+    assert hmac.compare_digest(
+        v1, hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+    )
