@@ -20,10 +20,15 @@ pytestmark = [pytest.mark.slow, pytest.mark.no_db]
 
 
 def start_serve(
-    tmp_path: Path, *args: str, database_url: str | None = None, media_dir: str | None = None, **extra: str
+    tmp_path: Path,
+    *args: str,
+    database_url: str | None = None,
+    media_dir: str | None = None,
+    port: int | None = None,
+    **extra: str,
 ) -> tuple[subprocess.Popen[str], str]:
     """`storefront serve` in tmp_path (its var/ goes there); returns the process and its base URL."""
-    port = free_port()
+    port = port or free_port()
     env = {
         **os.environ,
         "STORE_ENV": "dev",

@@ -1,0 +1,199 @@
+"""deploy/nginx.conf for real: Debian's nginx (self-signed certificate made here) in front of
+`storefront serve`, and a shopper buying a shirt through it in headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlmodel import select
+
+from store.config import get_settings
+from store.order.models import Order
+from store.web import STATIC_DIR
+from tests.browser.test_checkout_browser import fill_card, to_payment, watch_errors
+from tests.conftest import REQUIRE_BROWSER, free_port
+from tests.fakes.localstripe import CARD_SUCCEEDS, TEST_PUBLISHABLE_KEY, TEST_SECRET_KEY, flush, running_localstripe
+from tests.store.checkout.shop import make_product
+from tests.store.ops.test_serve_process import start_serve, stop
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+NGINX = "/usr/sbin/nginx"
+SITE = Path(__file__).resolve().parents[2] / "deploy" / "nginx.conf"
+
+
+def _need(tool: str) -> str:
+    found = shutil.which(tool) or (tool if Path(tool).exists() else None)
+    if found is None:
+        if REQUIRE_BROWSER:  # CI: .ci/run installs it, so missing is a failure
+            pytest.fail(f"{tool} is missing (.ci/run installs nginx and openssl)")
+        pytest.skip(f"{tool} is not installed")
+    return found
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [_need("openssl"), "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )
+    return cert, key
+
+
+def site_config(*, app_port: int, http_port: int, https_port: int, cert: Path, key: Path, media: Path,
+                webroot: Path) -> str:
+    """deploy/nginx.conf with this machine's ports and paths in place of the documented ones."""
+    text = SITE.read_text()
+    replacements = {
+        "server 127.0.0.1:8000;": f"server 127.0.0.1:{app_port};",
+        "listen 80;": f"listen 127.0.0.1:{http_port};",
+        "listen 443 ssl http2;": f"listen 127.0.0.1:{https_port} ssl http2;",
+        "/etc/letsencrypt/live/shop.example.org/fullchain.pem": str(cert),
+        "/etc/letsencrypt/live/shop.example.org/privkey.pem": str(key),
+        "/srv/storefront/static/": f"{STATIC_DIR}/",
+        "/srv/storefront/var/media/": f"{media}/",
+        "/var/www/letsencrypt": str(webroot),
+        "server_name shop.example.org;": "server_name 127.0.0.1;",
+    }
+    for old, new in replacements.items():
+        assert old in text, f"deploy/nginx.conf no longer has {old!r}; update this test with it"
+        text = text.replace(old, new)
+    return "\n".join(line for line in text.splitlines() if "[::]" not in line)  # loopback only
+
+
+@pytest.fixture
+def nginx_in_front(tmp_path: Path, db) -> Iterator[dict[str, Any]]:  # type: ignore[no-untyped-def]
+    nginx = _need(NGINX)
+    prefix = tmp_path / "nginx"
+    for sub in ("logs", "temp", "webroot"):
+        (prefix / sub).mkdir(parents=True)
+    cert, key = self_signed(prefix)
+    media = Path(get_settings().media_dir)
+    media.mkdir(parents=True, exist_ok=True)
+    (media / "f00d-640.webp").write_bytes(b"not really an image")
+    app_port, http_port, https_port = free_port(), free_port(), free_port()
+    (prefix / "site.conf").write_text(
+        site_config(app_port=app_port, http_port=http_port, https_port=https_port, cert=cert, key=key,
+                    media=media, webroot=prefix / "webroot")
+    )
+    temp = prefix / "temp"
+    user = "user root;" if os.geteuid() == 0 else ""  # as root, workers would drop to nobody otherwise
+    (prefix / "nginx.conf").write_text(f"""
+{user}
+worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/logs/error.log;
+events {{ worker_connections 128; }}
+http {{
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    access_log {prefix}/logs/access.log;
+    client_body_temp_path {temp}/body;
+    proxy_temp_path {temp}/proxy;
+    fastcgi_temp_path {temp}/fastcgi;
+    uwsgi_temp_path {temp}/uwsgi;
+    scgi_temp_path {temp}/scgi;
+    include {prefix}/site.conf;
+}}
+""")
+    args = [nginx, "-p", str(prefix), "-e", str(prefix / "logs" / "error.log"), "-c", str(prefix / "nginx.conf")]
+    tested = subprocess.run([*args, "-t"], capture_output=True, text=True, timeout=30)
+    assert tested.returncode == 0, tested.stderr
+
+    with running_localstripe() as stripe_url:
+        flush(stripe_url)
+        base = f"https://127.0.0.1:{https_port}"
+        make_product(db, "No War t-shirt", price="25.00", sizes="S, M, L", colours="Black, White")
+        serve_dir = tmp_path / "serve"
+        serve_dir.mkdir()
+        app, _app_url = start_serve(
+            serve_dir,
+            port=app_port,
+            database_url=get_settings().database_url,
+            media_dir=str(media),
+            STORE_BASE_URL=base,
+            STORE_STRIPE_SECRET_KEY=TEST_SECRET_KEY,
+            STORE_STRIPE_PUBLISHABLE_KEY=TEST_PUBLISHABLE_KEY,
+            STORE_STRIPE_API_BASE=stripe_url,
+            STORE_STRIPE_JS_URL=f"{stripe_url}/js.stripe.com/v3/",
+        )
+        proxy = subprocess.Popen([*args, "-g", "daemon off;"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            deadline = time.time() + 20
+            while True:
+                try:
+                    if httpx.get(f"{base}/healthz", verify=False, timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert proxy.poll() is None, proxy.stderr.read() if proxy.stderr else ""
+                assert time.time() < deadline, "nginx did not answer within 20 s"
+                time.sleep(0.1)
+            yield {"base": base, "http": f"http://127.0.0.1:{http_port}", "prefix": prefix, "app": app}
+        finally:
+            proxy.terminate()
+            proxy.wait(timeout=10)
+            out, err = stop(app)
+            (tmp_path / "serve.log").write_text(err)
+
+
+def test_nginx_terminates_tls_serves_files_and_limits_requests(nginx_in_front) -> None:  # type: ignore[no-untyped-def]
+    base = nginx_in_front["base"]
+    with httpx.Client(verify=False, timeout=10) as client:
+        css = client.get(f"{base}/static/css/site.css")
+        assert css.status_code == 200 and css.headers["server"] == "nginx"  # from disk, not the app
+        assert css.headers["cache-control"] == "max-age=604800, public"
+        photo = client.get(f"{base}/media/f00d-640.webp")
+        assert (photo.status_code, photo.content) == (200, b"not really an image")
+        assert photo.headers["cache-control"] == "max-age=31536000, public, immutable"
+        assert photo.headers["content-type"] == "image/webp"
+
+        page = client.get(f"{base}/staff/login")
+        assert page.status_code == 200
+        assert "; secure" in page.headers["set-cookie"].lower()  # the app knows it is behind https
+
+        moved = client.get(f"{base}/shop/", follow_redirects=False)
+        assert moved.headers["location"] == f"{base}/shop"  # absolute redirects keep https and the port
+
+        too_big = client.post(f"{base}/cart/add", content=b"x" * (2 * 1024 * 1024))
+        assert too_big.status_code == 413
+        assert client.get(f"{base}/metrics").status_code == 404  # scraped on the app's own port only
+
+        plain = httpx.get(f"{nginx_in_front['http']}/shop?page=2", follow_redirects=False)
+        assert plain.status_code == 301 and plain.headers["location"] == "https://127.0.0.1/shop?page=2"
+
+
+def test_buy_a_shirt_through_nginx(nginx_in_front, _playwright_browser, db) -> None:  # type: ignore[no-untyped-def]
+    base = nginx_in_front["base"]
+    context = _playwright_browser.new_context(locale="en-GB", ignore_https_errors=True)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        errors = watch_errors(page)
+        to_payment(page, base)
+        fill_card(page, CARD_SUCCEEDS)
+        page.get_by_role("button", name="Pay £53.99").click()
+        page.wait_for_url(f"{base}/checkout/complete/*")
+        heading = page.get_by_role("heading", level=1).inner_text()
+        cookies = {c["name"]: c for c in context.cookies()}
+    finally:
+        context.close()
+    db.rollback()
+    order = db.exec(select(Order)).one()
+    db.rollback()
+    assert heading == f"Thank you for your order {order.number}"
+    assert order.status in {"paid", "submitted"} and order.total == 5399
+    assert errors == []
+    assert cookies and all(c["secure"] for c in cookies.values()), cookies
+    access = (nginx_in_front["prefix"] / "logs" / "access.log").read_text()
+    assert "POST /checkout/card/pay" in access
