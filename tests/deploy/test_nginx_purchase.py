@@ -20,7 +20,13 @@ from store.order.models import Order
 from store.web import STATIC_DIR
 from tests.browser.test_checkout_browser import fill_card, to_payment, watch_errors
 from tests.conftest import REQUIRE_BROWSER, free_port
-from tests.fakes.localstripe import CARD_SUCCEEDS, TEST_PUBLISHABLE_KEY, TEST_SECRET_KEY, flush, running_localstripe
+from tests.fakes.localstripe import (
+    CARD_SUCCEEDS,
+    TEST_PUBLISHABLE_KEY,
+    TEST_SECRET_KEY,
+    flush,
+    running_localstripe,
+)
 from tests.store.checkout.shop import make_product
 from tests.store.ops.test_serve_process import start_serve, stop
 
