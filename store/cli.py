@@ -232,7 +232,10 @@ def backup(dest: Path = typer.Argument(..., help="a new (or empty) folder for th
     """A consistent copy of the database and the media folder, taken while the shop serves."""
     from store.ops.backup import backup as make_backup
 
-    summary = make_backup(_settings(), dest)
+    try:
+        summary = make_backup(_settings(), dest)
+    except OSError as exc:  # a folder we may not write, a full disk
+        raise CliError(f"{exc.filename or dest}: {exc.strerror or exc}") from exc
     typer.echo(f"backed up {summary.describe()} to {dest}")
 
 
@@ -242,7 +245,10 @@ def restore(src: Path = typer.Argument(..., help="a folder written by `storefron
     """Restore a backup into an EMPTY database (and the media folder); stop the shop first."""
     from store.ops.backup import restore as do_restore
 
-    summary = do_restore(_settings(), src)
+    try:
+        summary = do_restore(_settings(), src)
+    except OSError as exc:
+        raise CliError(f"{exc.filename or src}: {exc.strerror or exc}") from exc
     typer.echo(f"restored {summary.describe()} from {src}")
 
 
