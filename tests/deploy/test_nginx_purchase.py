@@ -20,6 +20,7 @@ from store.order.models import Order
 from store.web import STATIC_DIR
 from tests.browser.test_checkout_browser import fill_card, to_payment, watch_errors
 from tests.conftest import REQUIRE_BROWSER, free_port
+from tests.factories import make_product
 from tests.fakes.localstripe import (
     CARD_SUCCEEDS,
     TEST_PUBLISHABLE_KEY,
@@ -27,7 +28,6 @@ from tests.fakes.localstripe import (
     flush,
     running_localstripe,
 )
-from tests.store.checkout.shop import make_product
 from tests.store.ops.test_serve_process import start_serve, stop
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -20,8 +20,8 @@ from sqlmodel import Session
 
 from store.config import get_settings
 from tests.conftest import POSTGRES_URL
+from tests.factories import make_paid_order
 from tests.store.ops.test_serve_process import start_serve, stop
-from tests.store.order.factories import make_paid_order
 
 pytestmark = pytest.mark.slow
 

@@ -19,19 +19,13 @@ from store.config import Settings
 from store.ops.check import run_checks
 from store.ops.webhooks import register_webhooks
 from store.webhook.service import handled_types
+from tests.factories import make_product
+from tests.fakes.fixtures import PRINTFUL_TOKEN
 from tests.fakes.localstripe import TEST_SECRET_KEY
-from tests.fakes.printful import run_fake_printful
 from tests.fakes.smtp import run_smtp_sink
-from tests.store.checkout.shop import make_product
 
 BASE_URL = "https://shop.example.org"
 REDIS_URL = "redis://127.0.0.1:6379/15"
-
-
-@pytest.fixture
-def printful() -> Iterator[Any]:
-    with run_fake_printful(token="pf-token") as fake:
-        yield fake
 
 
 @pytest.fixture
@@ -41,7 +35,7 @@ def smtp_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def healthy(localstripe_url: str, printful: Any, smtp_url: str, db, tmp_path) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def healthy(localstripe_url: str, printful_server: Any, smtp_url: str, db, tmp_path) -> dict[str, str]:  # type: ignore[no-untyped-def]
     """Environment for a set-up where every check passes; webhooks already registered."""
     from tests.fakes.localstripe import flush
 
@@ -57,8 +51,8 @@ def healthy(localstripe_url: str, printful: Any, smtp_url: str, db, tmp_path) ->
         "STORE_STRIPE_SECRET_KEY": TEST_SECRET_KEY,
         "STORE_STRIPE_API_BASE": localstripe_url,
         "STORE_FULFILMENT": "printful",
-        "STORE_PRINTFUL_TOKEN": "pf-token",
-        "STORE_PRINTFUL_API_BASE": printful.base_url,
+        "STORE_PRINTFUL_TOKEN": PRINTFUL_TOKEN,
+        "STORE_PRINTFUL_API_BASE": printful_server.base_url,
         "STORE_PRINTFUL_WEBHOOK_SECRET": "pf-webhook-secret",
         "STORE_SMTP_URL": smtp_url,
         "STORE_REDIS_URL": REDIS_URL,
@@ -154,7 +148,7 @@ def test_missing_webhook_event_is_named(healthy: dict[str, str], localstripe_url
     )
 
 
-def test_unmapped_variant_is_named_unless_synced(healthy: dict[str, str], db, printful: Any) -> None:  # type: ignore[no-untyped-def]
+def test_unmapped_variant_is_named_unless_synced(healthy: dict[str, str], db, printful_server: Any) -> None:  # type: ignore[no-untyped-def]
     make_product(db, "Cushion", sizes="45 x 45 cm", colours="Natural, Red", collection="cushions")
     skus = sorted(v.sku for v in db.exec(select(Variant).where(Variant.provider_variant_id == None)).all())  # noqa: E711
     db.rollback()
@@ -164,8 +158,8 @@ def test_unmapped_variant_is_named_unless_synced(healthy: dict[str, str], db, pr
         f"{skus[0]}, {skus[1]} — set each one's Printful variant id and print file URL on the staff "
         "product page, or sync it in Printful under its SKU"
     )
-    printful.add_sync_variant(skus[0])
-    printful.add_sync_variant(skus[1])
+    printful_server.add_sync_variant(skus[0])
+    printful_server.add_sync_variant(skus[1])
     assert lines(healthy)["Variant mapping"].startswith("✓ Variant mapping: all 4 published variants")
 
 
@@ -181,11 +175,11 @@ def test_unreachable_redis_and_bad_smtp_login(healthy: dict[str, str], smtp_url:
     assert found["SMTP"].endswith("refused the login (535) — fix the user and password in STORE_SMTP_URL")
 
 
-def test_printful_webhook_pointing_elsewhere(healthy: dict[str, str], printful: Any) -> None:
+def test_printful_webhook_pointing_elsewhere(healthy: dict[str, str], printful_server: Any) -> None:
     httpx.post(
-        f"{printful.base_url}/webhooks",
+        f"{printful_server.base_url}/webhooks",
         json={"url": "https://old.example.org/hook", "types": ["package_shipped"]},
-        headers={"Authorization": "Bearer pf-token"},
+        headers={"Authorization": f"Bearer {PRINTFUL_TOKEN}"},
     )
     assert lines(healthy)["Printful webhook"] == (
         f"✗ Printful webhook: events go to https://old.example.org/hook, not {BASE_URL}/webhooks/printful"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.factories import add, checkout, make_product, pay_form, sku_of
 from tests.fakes.localstripe import CARD_SUCCEEDS, make_payment_method
-from tests.store.checkout.shop import add, checkout, make_product, pay_form, sku_of
 
 
 def scrape(app) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:  # type: ignore[no-untyped-def]
@@ -64,7 +64,8 @@ def test_requests_are_labelled_by_route_template(app) -> None:  # type: ignore[n
     )
 
 
-def test_a_purchase_is_counted(app, shop, db, stripe_env) -> None:  # type: ignore[no-untyped-def]
+def test_a_purchase_is_counted(stripe_env, app, client, db) -> None:  # type: ignore[no-untyped-def]
+    shop = client
     before = scrape(app)
     assert value(before, "storefront_payments", status="succeeded") == 0
     add(shop, sku_of(db, make_product(db, price="25.00")), 2)
@@ -121,7 +122,7 @@ def test_waiting_jobs_and_outbox_are_aged(app, db) -> None:  # type: ignore[no-u
     from store.fulfilment.models import Fulfilment
     from store.jobs import huey
     from store.timeutil import utcnow
-    from tests.store.order.factories import make_paid_order
+    from tests.factories import make_paid_order
 
     huey.immediate = False  # queue the paid order's jobs instead of running them
     try:
