@@ -347,7 +347,7 @@ def serve(
             proxy_headers=False,
             log_config=uvicorn_log_config(),
             log_level="info",
-            access_log=True,
+            access_log=not demo,  # the demo's terminal stays readable; production logs every request
         )
 
 

@@ -18,7 +18,6 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
-from store.config import get_settings
 from tests.conftest import POSTGRES_URL
 from tests.factories import make_paid_order
 from tests.store.ops.test_serve_process import start_serve, stop
@@ -69,8 +68,8 @@ def new_database(tmp_path: Path) -> Iterator[str]:
 def test_backup_during_a_burst_of_orders_restores_and_serves(
     engine, tmp_path: Path, new_database: str
 ) -> None:  # type: ignore[no-untyped-def]
-    media = Path(get_settings().media_dir)
-    media.mkdir(parents=True, exist_ok=True)
+    media = tmp_path / "media"  # its own: the suite's media folder holds other tests' images
+    media.mkdir()
     (media / "ab12cd-photo.webp").write_bytes(b"RIFF-not-really-a-webp")
     with Session(engine, expire_on_commit=False) as db:
         first = make_paid_order(db, paid=False)
@@ -90,7 +89,7 @@ def test_backup_during_a_burst_of_orders_restores_and_serves(
         w.start()
     time.sleep(0.2)  # let the burst get going
     dest = tmp_path / "backup"
-    done = cli("backup", str(dest))
+    done = cli("backup", str(dest), STORE_MEDIA_DIR=str(media))
     stop_burst.set()
     for w in writers:
         w.join(timeout=60)
