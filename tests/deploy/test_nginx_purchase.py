@@ -30,7 +30,7 @@ from tests.fakes.localstripe import (
 )
 from tests.store.ops.test_serve_process import start_serve, stop
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
 
 NGINX = "/usr/sbin/nginx"
 SITE = Path(__file__).resolve().parents[2] / "deploy" / "nginx.conf"

@@ -22,7 +22,8 @@ from tests.conftest import POSTGRES_URL
 from tests.factories import make_paid_order
 from tests.store.ops.test_serve_process import start_serve, stop
 
-pytestmark = pytest.mark.slow
+# Real processes, pg_dump/pg_restore and CREATE/DROP DATABASE: minutes on a busy machine.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
 
 
 def cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:

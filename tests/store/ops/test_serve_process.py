@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import free_port
 
-pytestmark = [pytest.mark.slow, pytest.mark.no_db]
+pytestmark = [pytest.mark.slow, pytest.mark.no_db, pytest.mark.timeout(300)]
 
 
 def start_serve(
