@@ -1,4 +1,4 @@
-"""`storefront`: serve, migrate, demo-data, staff, worker, reconcile, catalogue, check, webhooks, backup, restore."""
+"""`storefront`: serve, migrate, demo-data, staff, worker, reconcile, catalogue, check, webhooks, backups."""
 
 from __future__ import annotations
 
