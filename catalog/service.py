@@ -15,6 +15,7 @@ from catalog.pricing import margin
 from store.errors import DomainError, NotFound
 from store.media import image_url
 from store.money import Money
+from store.text import slugify
 from store.timeutil import utcnow
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -91,10 +92,6 @@ def parse_list(text: str) -> list[str]:
         if value and value.lower() not in {v.lower() for v in values}:
             values.append(value)
     return values
-
-
-def slugify(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:150].rstrip("-")
 
 
 def _sku_part(text: str, limit: int) -> str:

@@ -406,7 +406,7 @@ def make_staff(db: Session) -> Callable[..., str]:
     from store.auth.service import create_staff
 
     def make(role: str, email: str | None = None, password: str = "correct-horse-battery") -> str:
-        email = email or f"{role}@staff.test"
+        email = email or f"{role}@staff.example"
         create_staff(db, email=email, password=password, role=role)
         db.commit()
         return email

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, delete, select
 from store.auth.models import Role, StaffSession, StaffUser
 from store.config import get_settings
 from store.errors import DomainError
+from store.text import is_email_address
 from store.timeutil import utcnow
 
 SESSION_LIFETIME = timedelta(hours=12)
@@ -58,7 +59,7 @@ def create_staff(session: Session, *, email: str, password: str, role: str) -> S
     email = _normalise_email(email)
     if role not in Role.__members__:
         raise DomainError(f"Role must be one of: {', '.join(Role.__members__)}", field="role")
-    if "@" not in email or len(email) > 254:
+    if not is_email_address(email):
         raise DomainError("Enter a valid email address", field="email")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise DomainError(f"Password must be at least {MIN_PASSWORD_LENGTH} characters", field="password")

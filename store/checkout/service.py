@@ -27,11 +27,11 @@ from store.errors import Conflict, DomainError
 from store.order import service as orders
 from store.order.models import Order, OrderLine, OrderStatus, Payment
 from store.payment import PaymentResult
+from store.text import is_email_address
 from store.timeutil import utcnow
 
 log = logging.getLogger("store.checkout")
 
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # The Royal Mail shapes: A9 9AA, A99 9AA, AA9 9AA, AA99 9AA, A9A 9AA, AA9A 9AA; plus GIR 0AA.
 UK_POSTCODE_RE = re.compile(r"^(GIR ?0AA|[A-Z]{1,2}[0-9][0-9A-Z]? ?[0-9][A-Z]{2})$")
 POSTCODE_RES = {
@@ -94,7 +94,7 @@ class AddressForm:
 
 def validate_address(form: AddressForm) -> bool:
     errors = form.errors
-    if not EMAIL_RE.match(form.email):
+    if not is_email_address(form.email):
         errors["email"] = "Enter an email address like name@example.com, so we can send your receipt."
     if len(form.full_name) < 2:
         errors["full_name"] = "Enter the name of the person we are delivering to."

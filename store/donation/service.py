@@ -27,6 +27,7 @@ from store.donation.models import Donation, DonationKind, DonationPayment, Donat
 from store.errors import Conflict, DomainError, NotFound
 from store.mail.service import queue_email, render_email
 from store.money import Money
+from store.text import is_email_address
 from store.timeutil import utcnow
 
 log = logging.getLogger("store.donation")
@@ -34,7 +35,6 @@ log = logging.getLogger("store.donation")
 MIN_AMOUNT = Money(100)  # £1: below that, card fees eat the gift (and card testers love it)
 SHORTCUTS = (5, 10, 25)
 REFERENCE_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-EMAIL_RE = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;.]{2,}$")
 MANAGE_SALT = "donation-manage"
 # An attempt still with Stripe (timeouts and the SDK's retries take up to ~45 s). After this, a new
 # submit first replays the old attempt with its own key to learn how it ended, then starts afresh.
@@ -108,7 +108,7 @@ class DonationForm:
         self.email = self.email.strip()
         if not self.email:
             self.errors["email"] = "Enter your email address"
-        elif len(self.email) > 254 or not EMAIL_RE.match(self.email):
+        elif not is_email_address(self.email):
             self.errors["email"] = "Enter an email address like name@example.com"
         self.full_name = " ".join(self.full_name.split())
         if not self.full_name:

@@ -11,14 +11,10 @@ from sqlmodel import Session, col, delete
 from store.errors import DomainError, NotFound
 from store.news import repository
 from store.news.models import Article, ArticleLink, ArticleTag
+from store.text import slugify
 from store.timeutil import utcnow
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-
-
-def slugify(text: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    return slug[:150].rstrip("-")
 
 
 def parse_tags(text: str) -> list[str]:

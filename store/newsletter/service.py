@@ -43,6 +43,7 @@ from store.newsletter.models import (
     Subscriber,
     SubscriberStatus,
 )
+from store.text import is_email_address
 from store.timeutil import utcnow
 
 log = logging.getLogger("store.newsletter")
@@ -57,7 +58,6 @@ CONSENT_TEXT = (
     "I can unsubscribe at any time with the link in every email."
 )
 SOURCE_RE = re.compile(r"^[a-z0-9][a-z0-9:_./-]{0,199}$")
-EMAIL_RE = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;.]{2,}$")
 DEFAULT_SOURCE = "newsletter-page"
 MAX_ITEMS = 12
 
@@ -78,7 +78,7 @@ def validate_email(raw: str) -> str:
     email = normalise_email(raw)
     if not email:
         raise DomainError("Enter your email address", field="email")
-    if len(email) > 254 or not EMAIL_RE.match(email):
+    if not is_email_address(email):
         raise DomainError("Enter an email address like name@example.com", field="email")
     return email
 

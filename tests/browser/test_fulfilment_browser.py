@@ -46,7 +46,7 @@ def test_staff_retry_a_failed_order_from_the_exception_desk_and_it_ships(
     assert list(printful.orders) == [order.number]
     history = page.locator(".desk-history tbody tr")
     expect(history).to_have_count(3)  # rejected submit, staff retry, successful submit
-    expect(history.nth(1)).to_contain_text("staff:fulfilment@staff.test")
+    expect(history.nth(1)).to_contain_text("staff:fulfilment@staff.example")
 
     # and: the desk is empty again
     page.goto(f"{live_server.url}/staff/fulfilment")

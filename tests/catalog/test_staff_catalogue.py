@@ -108,6 +108,18 @@ def test_staff_create_a_t_shirt_with_variants_and_a_photo(catalogue_staff, db):
     assert len(page.select("table.variants tbody tr")) == 6
 
 
+def test_a_title_with_accents_gets_a_readable_slug_and_tags(catalogue_staff, db):
+    response = _post_product(catalogue_staff, _form(title="São Paulo solidarity tee", tags="São Paulo, Greve geral"))
+
+    assert response.status_code == 303
+    product = db.exec(select(Product)).one()
+    assert product.slug == "sao-paulo-solidarity-tee"
+    assert repository.tags_for(db, product.id) == ["greve-geral", "sao-paulo"]
+    db.rollback()
+    page = _soup(catalogue_staff.get("/shop/sao-paulo-solidarity-tee"))
+    assert page.h1.get_text(strip=True) == "São Paulo solidarity tee"
+
+
 def test_the_form_uses_the_contract_labels(catalogue_staff):
     soup = _soup(catalogue_staff.get("/staff/catalogue/new"))
     form = soup.select_one("form.product-form")

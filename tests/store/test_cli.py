@@ -77,3 +77,12 @@ def test_unreachable_database_is_a_one_line_error():
     assert result.returncode == 1
     assert result.stderr.startswith("error: database unavailable")
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.no_db
+def test_staff_add_refuses_an_address_mail_cannot_reach(db_url):
+    assert run("migrate", db_url=db_url).returncode == 0
+    for bad in ("owner@localhost", "owner@@example.org", "owner"):
+        result = run("staff", "add", bad, "--role", "owner", db_url=db_url,
+                     env={"STORE_STAFF_PASSWORD": "a-long-enough-password"})
+        assert (result.returncode, result.stderr) == (1, "error: Enter a valid email address\n"), bad

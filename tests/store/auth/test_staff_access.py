@@ -65,7 +65,7 @@ def test_editor_creates_and_publishes_an_article(client, login_as, db):
     assert client.get("/news/rent-strike-wins").status_code == 200  # staff may preview a draft
     client.cookies.delete("rrm_staff")
     assert client.get("/news/rent-strike-wins").status_code == 404  # the public may not
-    login_as_email = "editor@staff.test"
+    login_as_email = "editor@staff.example"
     _login(client, login_as_email, "correct-horse-battery")
     token = get_csrf(client, article_path)
     assert client.post(f"{article_path}/publish", data={"publish": "1", "csrf_token": token},
@@ -74,6 +74,25 @@ def test_editor_creates_and_publishes_an_article(client, login_as, db):
     page = BeautifulSoup(client.get("/news/rent-strike-wins").text, "html.parser")
     assert page.h1.get_text(strip=True) == "Rent strike wins"
     assert [a["href"] for a in page.select(".report-links a")] == ["https://example.org/report"]
+
+
+def test_an_article_title_with_accents_gets_a_readable_slug(client, login_as, db):
+    login_as("editor")
+    token = get_csrf(client, "/staff/articles/new")
+    response = client.post(
+        "/staff/articles/new",
+        data={"title": "Greve geral em São Paulo", "body_md": "Strike.", "tags": "São Paulo, Brasil",
+              "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    from store.news.models import Article
+
+    [article] = db.exec(select(Article)).all()
+    assert article.slug == "greve-geral-em-sao-paulo"
+    db.rollback()
+    page = BeautifulSoup(client.get("/news/greve-geral-em-sao-paulo").text, "html.parser")
+    assert page.h1.get_text(strip=True) == "Greve geral em São Paulo"
 
 
 def test_article_form_rerenders_with_errors_and_keeps_values(client, login_as):
@@ -131,7 +150,7 @@ def test_login_gives_a_new_session_and_logout_ends_it(client, make_staff, db):
 def test_wrong_password_and_unknown_email_get_the_same_answer(client, make_staff):
     email = make_staff("editor")
     wrong = _login(client, email, "not-the-password")
-    unknown = _login(client, "nobody@staff.test", "not-the-password")
+    unknown = _login(client, "nobody@staff.example", "not-the-password")
     assert wrong.status_code == unknown.status_code == 400
     message = lambda r: BeautifulSoup(r.text, "html.parser").select_one("#f-email-error").get_text(strip=True)  # noqa: E731
     assert message(wrong) == message(unknown) == "That email and password don't match an account."
@@ -146,8 +165,8 @@ def test_failed_logins_are_throttled_even_for_the_right_password(client, make_st
     assert "Too many failed attempts" in blocked.text
     # an unknown address is throttled in the same way: no hint which addresses exist
     for _ in range(5):
-        _login(client, "ghost@staff.test", "guess")
-    assert _login(client, "ghost@staff.test", "guess").status_code == 429
+        _login(client, "ghost@staff.example", "guess")
+    assert _login(client, "ghost@staff.example", "guess").status_code == 429
 
 
 def test_passwords_are_stored_as_argon2id(make_staff, db):

@@ -125,6 +125,11 @@ def test_summary_on_checkout_page_shows_lines_vat_and_total(client, db, mixed_ca
             "not-an-email",
             "Enter an email address like name@example.com, so we can send your receipt.",
         ),
+        ("email", "ada..lovelace@example.org", "Enter an email address like name@example.com, so we can send your receipt."),
+        ("email", "ada@example.org.", "Enter an email address like name@example.com, so we can send your receipt."),
+        ("email", "ada@example", "Enter an email address like name@example.com, so we can send your receipt."),
+        ("email", "Ada <ada@example.org>", "Enter an email address like name@example.com, so we can send your receipt."),
+        ("email", "ada@localhost", "Enter an email address like name@example.com, so we can send your receipt."),
         ("full_name", "", "Enter the name of the person we are delivering to."),
         ("address_line1", "", "Enter the first line of the address."),
         ("town", "", "Enter the town or city."),
@@ -142,6 +147,12 @@ def test_bad_details_are_refused_with_the_error_beside_the_field(
     kept = "town" if field != "town" else "full_name"
     assert page.select_one(f"#f-{kept}")["value"] == ADDRESS[kept]
     assert orders(db) == []
+
+
+def test_addresses_people_really_have_are_accepted(client, db, mixed_cart) -> None:  # type: ignore[no-untyped-def]
+    assert checkout(client, email="o'brien@example.org").status_code == 303
+    assert checkout(client, email="zoë.ćosić@example.co.uk").status_code == 303
+    assert orders(db)[0].email == "zoë.ćosić@example.co.uk"
 
 
 def test_postcodes_are_checked_per_country(client, db, mixed_cart) -> None:  # type: ignore[no-untyped-def]

@@ -227,6 +227,24 @@ def test_the_webhook_path_records_each_payment_once(client, db, localstripe_url)
     assert len(rows(db, OutboundEmail)) == 2  # one thank-you each, not one per payment
 
 
+def test_donor_addresses_are_checked_as_mail_servers_would(client, db, localstripe_url):
+    fields = open_form(client)
+    headers = {"X-CSRF-Token": fields["csrf_token"]}
+    base = fields | {"frequency": "one_off", "amount": "5", "full_name": "A B"}
+    answers = {
+        address: client.post("/donate/card/setup", data=base | {"email": address}, headers=headers)
+        for address in ("o'brien@example.org", "ada..lovelace@example.org", "Ada <a@example.org>", "a@b.test")
+    }
+    refused = (422, "email", "Enter an email address like name@example.com")
+    assert {a: (r.status_code, r.json().get("field"), r.json().get("message")) for a, r in answers.items()} == {
+        "o'brien@example.org": (200, None, None),
+        "ada..lovelace@example.org": refused,
+        "Ada <a@example.org>": refused,
+        "a@b.test": refused,
+    }
+    assert answers["o'brien@example.org"].json()["client_secret"].startswith("seti_")
+
+
 def test_a_donation_from_an_article_is_attributed_to_it(client, db, localstripe_url, login_as):
     from store.news.models import Article
     from store.timeutil import utcnow

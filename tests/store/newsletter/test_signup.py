@@ -253,3 +253,15 @@ def test_the_newsletter_page_has_the_contract_labels(client):
     assert labels == ["Email", "Full name"]
     assert soup.select_one("main form button").get_text() == "Subscribe"
     assert soup.select_one("#consent-text").get_text() == service.CONSENT_TEXT
+
+
+def test_addresses_are_checked_as_mail_servers_would(client, db):
+    # an apostrophe is a real address; doubled dots, a display name and reserved domains are not
+    assert sign_up(client, "O'Brien@Example.org").status_code == 303
+    assert subscriber(db, "o'brien@example.org").status == "pending"
+    for bad in ("ada..lovelace@example.org", "Ada <ada@example.org>", "ada@example.test", "ada@localhost"):
+        answer = sign_up(client, bad)
+        assert answer.status_code == 422, bad
+        error = BeautifulSoup(answer.text, "html.parser").select_one("#f-email-error")
+        assert error.get_text() == "Enter an email address like name@example.com"
+    assert [s.email for s in rows(db, Subscriber)] == ["o'brien@example.org"]
