@@ -22,6 +22,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check store catalog tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/deptry .
 
 bench: $(STAMP)
 	$(BIN)/python bench/shop_bench.py

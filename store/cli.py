@@ -1,4 +1,8 @@
-"""`storefront`: serve, migrate, demo-data, staff, worker, reconcile, catalogue, check, webhooks, backups."""
+"""`storefront`: serve, migrate, demo-data, staff, worker, reconcile, catalogue, check, webhooks, backups.
+
+Every command is wrapped in `_one_line_errors`: an error an operator can fix (settings, database,
+Redis, a busy port, a folder that cannot be written) prints one line on stderr and exits 1; bad usage
+exits 2 (typer); anything else is a bug and keeps its traceback."""
 
 from __future__ import annotations
 
@@ -34,26 +38,54 @@ class CliError(Exception):
     """An expected failure: one line on stderr, exit 1."""
 
 
+def _expected_error(exc: Exception) -> str | None:
+    """The one line to print for an error an operator can fix, or None for a bug (traceback)."""
+    from alembic.util.exc import CommandError
+    from pydantic import ValidationError
+    from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
+
+    from store.errors import DomainError
+
+    if isinstance(exc, CliError | DomainError):
+        return str(exc)
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        message = str(first.get("msg", exc)).removeprefix("Value error, ")
+        loc = first.get("loc") or ()
+        if exc.title == "Settings" and loc:
+            return f"configuration: STORE_{str(loc[0]).upper()}: {message}"
+        return f"configuration: {message}"
+    if isinstance(exc, OperationalError | ProgrammingError):
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        if "no such table" in reason or ("relation" in reason and "does not exist" in reason):
+            return f"the database has no tables yet ({reason}): run `storefront migrate` first"
+        return f"database unavailable: {reason}"
+    if isinstance(exc, ArgumentError):  # includes NoSuchModuleError (an unknown dialect)
+        return f"STORE_DATABASE_URL is not a database URL SQLAlchemy can use: {exc}"
+    if isinstance(exc, CommandError):
+        return f"migrations: {exc}"
+    if isinstance(exc, OSError):
+        # A folder that cannot be made or written (var/, STORE_MEDIA_DIR …), a port, a device.
+        if exc.filename:
+            return f"cannot create or write {exc.filename}: {exc.strerror}"
+        return exc.strerror or str(exc)
+    return None
+
+
 def _one_line_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Expected errors (contract): one line on stderr and exit 1, never a traceback."""
+
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from pydantic import ValidationError
-        from sqlalchemy.exc import OperationalError
-
-        from store.errors import DomainError
-
         try:
             return fn(*args, **kwargs)
-        except (CliError, DomainError) as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(1)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            typer.echo(f"error: configuration: {first.get('msg', exc)}", err=True)
-            raise typer.Exit(1)
-        except OperationalError as exc:
-            typer.echo(f"error: database unavailable: {str(exc.orig).splitlines()[0]}", err=True)
-            raise typer.Exit(1)
+        except Exception as exc:
+            message = _expected_error(exc)
+            if message is None:
+                raise
+            log.debug("command failed", exc_info=True)
+            typer.echo(f"error: {message}", err=True)
+            raise typer.Exit(1) from None
 
     return wrapper
 
@@ -67,6 +99,64 @@ def _settings():  # type: ignore[no-untyped-def]
     from store.config import get_settings
 
     return get_settings()
+
+
+def _check_database(settings: Any) -> None:
+    """Connect once now, so an unreachable database is one line at start, not errors in every job."""
+    from sqlalchemy import text
+
+    from store.db import get_engine
+
+    with get_engine(settings).connect() as conn:
+        conn.execute(text("SELECT 1"))
+
+
+def _check_redis(settings: Any) -> None:
+    if not settings.redis_url:
+        return
+    import redis
+
+    try:
+        redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2).ping()
+    except (redis.RedisError, ValueError) as exc:
+        raise CliError(f"Redis at STORE_REDIS_URL is unavailable: {exc}") from exc
+
+
+def _check_folders(settings: Any) -> None:
+    """The folders serve writes to exist and take a file (var/ for SQLite, media, the mail outbox)."""
+    from pathlib import Path
+
+    folders = [Path(settings.media_dir)]
+    if settings.is_sqlite and settings.database_url.split("///", 1)[-1] not in ("", ":memory:"):
+        folders.append(Path(settings.database_url.split("///", 1)[-1]).parent)
+    if not settings.smtp_url:
+        folders.append(Path(settings.outbox_dir))
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".storefront-write-check-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+
+
+def _check_port(host: str, port: int) -> None:
+    from store.ports import listen_problem
+
+    problem = listen_problem(host, port)
+    if problem == "in use":
+        raise CliError(f"port {port} on {host} is in use: stop what holds it, or choose another with --port")
+    if problem:
+        raise CliError(f"cannot serve on {host}:{port}: {problem}")
+
+
+def _require_demo_extra() -> None:
+    try:
+        import aiohttp  # noqa: F401
+        import localstripe  # noqa: F401
+    except ImportError as exc:
+        raise CliError(
+            f"--demo needs the test payment server ({exc.name} is not installed): "
+            "pip install -e '.[demo]' (make run does this)"
+        ) from exc
 
 
 @app.command()
@@ -124,8 +214,11 @@ def staff_add(
 
 @app.command()
 @_one_line_errors
-def worker(workers: int = typer.Option(2, help="threads running jobs")) -> None:
+def worker(workers: int = typer.Option(2, min=1, help="threads running jobs")) -> None:
     """Run background jobs until stopped (any number of workers may run at once)."""
+    settings = _settings()
+    _check_database(settings)
+    _check_redis(settings)
     from store.worker import run_worker
 
     run_worker(workers=workers)
@@ -133,7 +226,9 @@ def worker(workers: int = typer.Option(2, help="threads running jobs")) -> None:
 
 @app.command()
 @_one_line_errors
-def reconcile(older_than: int = typer.Option(30, "--older-than", help="minutes since last change")) -> None:
+def reconcile(
+    older_than: int = typer.Option(30, "--older-than", min=0, help="minutes since last change"),
+) -> None:
     """Ask Stripe and the print provider about stale orders and repair what a lost webhook left behind."""
     from store.progress import progress_bar
     from store.reconcile import reconcile_all
@@ -255,11 +350,14 @@ def restore(src: Path = typer.Argument(..., help="a folder written by `storefron
 @contextlib.contextmanager
 def _demo_services(settings: Any) -> Iterator[None]:
     """localstripe and a job worker beside the web server, stopped when it stops."""
-    from store.payment.localstripe_server import register_webhook, start_localstripe_process
+    from store.payment.localstripe_server import LocalstripeError, register_webhook, start_localstripe_process
 
     children: list[subprocess.Popen[bytes]] = []
     try:
-        children.append(start_localstripe_process(LOCALSTRIPE_PORT))
+        try:
+            children.append(start_localstripe_process(LOCALSTRIPE_PORT))
+        except LocalstripeError as exc:
+            raise CliError(str(exc)) from exc
         register_webhook(
             settings.stripe_api_base,
             "storefront",
@@ -296,7 +394,7 @@ def _prepare_metrics_dir(settings: Any, port: int) -> None:
 @_one_line_errors
 def serve(
     host: str = typer.Option("127.0.0.1"),
-    port: int = typer.Option(8000),
+    port: int = typer.Option(8000, min=1, max=65535),
     workers: int = typer.Option(1, min=1),
     demo: bool = typer.Option(False, "--demo", help="demo data, test payments and a worker, all local"),
 ) -> None:
@@ -316,11 +414,25 @@ def serve(
         raise CliError("--demo is for trying the shop locally; it refuses STORE_ENV=production")
     if demo and not settings.stripe_is_local:
         raise CliError("--demo needs STORE_STRIPE_API_BASE on this machine (localstripe)")
+    # Everything an operator can fix is checked before anything starts, so it is one line, not a
+    # traceback from uvicorn or a child process half-way up.
+    _check_port(host, port)
+    if demo:
+        _require_demo_extra()
+        from store.payment.localstripe_server import LocalstripeError, check_port
+
+        try:
+            check_port(LOCALSTRIPE_PORT)
+        except LocalstripeError as exc:
+            raise CliError(str(exc)) from exc
+    _check_folders(settings)
+    _check_redis(settings)
     _prepare_metrics_dir(settings, port)  # before anything imports prometheus_client
 
     from store.migrate import upgrade
 
     upgrade(settings)
+    import store.asgi  # noqa: F401  (builds the app now: what it refuses is one line here, not in uvicorn)
     stack = contextlib.ExitStack()
     if demo:
         from store.db import get_engine, unit_of_work

@@ -12,6 +12,7 @@ tests/factories.py. Both are plugins (pytest_plugins below), so their fixtures n
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import socket
@@ -53,6 +54,32 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def leave_time_wait(port: int) -> None:
+    """What a stopped server leaves: a connection to 127.0.0.1:port that waits in TIME_WAIT for a minute.
+
+    A listener accepts one connection and closes its end first (the active close), so that end —
+    local address 127.0.0.1:port — goes to TIME_WAIT; then the listener goes away.
+    """
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", port))
+        listener.listen()
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            served, _ = listener.accept()
+            served.close()
+            client.recv(1)  # the server's FIN has arrived; closing now completes the handshake
+
+
+def in_time_wait(port: int) -> bool:
+    """True while a plain bind (no SO_REUSEADDR, as the old port check did) is refused."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            return exc.errno == errno.EADDRINUSE
+    return False
 
 
 @pytest.fixture(scope="session")

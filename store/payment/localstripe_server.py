@@ -46,6 +46,7 @@ from aiohttp.typedefs import Middleware
 
 from store.config import LOCALSTRIPE_PORT
 from store.payment import localstripe_endpoints
+from store.ports import listen_problem
 
 logger = logging.getLogger("store.payment.localstripe")
 
@@ -297,13 +298,16 @@ def flush_data(base_url: str) -> None:
     _post_form(f"{base_url.rstrip('/')}/_config/data", [], method="DELETE")
 
 
-def _port_is_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        try:
-            probe.bind((HOST, port))
-        except OSError:
-            return False
-    return True
+def check_port(port: int) -> None:
+    """LocalstripeError (one line: which port, what to do) unless localstripe could listen there now."""
+    problem = listen_problem(HOST, port)
+    if problem == "in use":
+        raise LocalstripeError(
+            f"port {port} on {HOST} is in use, and test payments (localstripe) need it: "
+            "stop what holds it (another `make run`?) and try again"
+        )
+    if problem:
+        raise LocalstripeError(f"test payments (localstripe) cannot listen on {HOST}:{port}: {problem}")
 
 
 def start_localstripe_process(
@@ -314,8 +318,7 @@ def start_localstripe_process(
     Refuses a port that is already taken rather than talk to whatever holds it (an old localstripe with
     someone else's data, say). The child also stops by itself if this process dies.
     """
-    if not _port_is_free(port):
-        raise LocalstripeError(f"port {port} on {HOST} is in use; is another localstripe running?")
+    check_port(port)
     output = subprocess.DEVNULL if quiet else None
     proc = subprocess.Popen(
         [sys.executable, "-m", "store.payment.localstripe_server", "--port", str(port), "--exit-with-parent"],
@@ -347,6 +350,7 @@ def stop_localstripe_process(proc: subprocess.Popen[bytes], timeout: float = 5.0
 __all__ = [
     "LocalstripeError",
     "base_url_for",
+    "check_port",
     "build_app",
     "flush_data",
     "main",
