@@ -47,6 +47,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from store.metrics import RequestMetricsMiddleware
 
     app.add_middleware(RequestMetricsMiddleware)
+    from store.db import WriteUnitMiddleware  # one request = one unit for the SQLite write gate
+
+    app.add_middleware(WriteUnitMiddleware)
     # Outermost: everything inside sees the shopper's address and scheme, never the proxy's.
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
 

@@ -1,20 +1,553 @@
-"""Engine and the unit of work: one session per request or job, committed once by its owner."""
+"""Engine and the unit of work: one session per request or job, committed once by its owner.
+
+SQLite writes: the write gate
+=============================
+SQLite has one writer at a time. Left to itself, it makes waiters poll (busy_timeout sleeps 1, 2, 5 …
+100 ms and tries again), so under load a few unlucky writers wait for seconds while later ones get
+in; and a transaction that read first and then writes cannot wait at all: if anyone committed since
+its read, SQLite refuses the upgrade at once with "database is locked" (SQLITE_BUSY_SNAPSHOT). Both
+were measured (issue 11: add-to-cart p99 1.7 s; staff logins failing with a reset connection).
+
+So on SQLite, every write goes through a gate, taken by the DB-API connection itself
+(`GatedConnection`, installed with `connect_args={"factory": …}`), which covers every path at once —
+requests, jobs, the CLI, Alembic, tests — without auditing call sites:
+
+* **Reads take no lock and no transaction.** A session that has not written runs each SELECT on its
+  own (autocommit, as Django does by default), so it sees the latest commit at every statement:
+  the same READ COMMITTED view PostgreSQL gives, which the code must already be correct under.
+* **The first write takes the gate, then `BEGIN IMMEDIATE`.** Just before the first INSERT,
+  UPDATE, DELETE, SAVEPOINT, DDL … the connection waits at the gate and begins an IMMEDIATE
+  transaction; it holds both until COMMIT or ROLLBACK. A transaction that has the write lock from its
+  BEGIN always sees the latest data, so it can never hit SQLITE_BUSY_SNAPSHOT.
+* **Read-modify-write from the start** (`unit_of_work(write=True)`, the request's `WriteDb`) emits
+  `BEGIN IMMEDIATE` at the session's first statement, for units whose reads must be inside the write
+  transaction: carts, checkout, claims of jobs and webhook events.
+* **The gate is fair and wakes waiters directly.** In a process, a FIFO queue: each waiter sleeps on
+  its own lock and the releaser hands the gate to the oldest one (no polling, no barging). Between
+  processes on the machine (two `serve` workers, `worker`s, the CLI), an exclusive `flock` on a file
+  beside the database: waiters sleep in the kernel and wake at release, and a crashed holder releases
+  it automatically. Only a process's gate holder waits on the file lock, so SQLite's own lock is
+  never contended among our processes; busy_timeout stays as the guard against outside writers
+  (the sqlite3 shell, a backup tool).
+* **Not thread-owned.** FastAPI runs a sync dependency's setup, the handler and the teardown in
+  different pool threads, so a request may take the gate in one thread and commit in another.
+
+Why not simply `BEGIN IMMEDIATE` for every request (what this module did for carts): a page that
+reads for 20 ms and writes nothing would hold every writer in the machine for those 20 ms, and a
+request that writes late would hold the lock for its whole duration. Why not retry on
+SQLITE_BUSY_SNAPSHOT: a retry re-runs the handler (emails, calls outside) and is still unfair.
+
+Mistakes are made loud, not slow:
+* a second write transaction opened by the same request or job while it already holds the gate (it
+  would wait on itself forever) raises `WriteGateSelfDeadlock` at once;
+* waiting longer than `GATE_WAIT_SECONDS` raises `WriteGateTimeout`, naming the holder (where it
+  took the gate, its first statement, for how long) and is logged;
+* a write transaction held longer than `HOLD_WARN_SECONDS` is logged with the same details, and in
+  the test environment longer than `HOLD_FAIL_SECONDS` is recorded as a violation the suite fails on;
+* `assert_no_write_lock(what)` at an outside call (Stripe, the print provider) fails in tests, and
+  logs an error elsewhere, when the caller holds the write lock ("no outside call inside a write
+  transaction").
+
+PostgreSQL needs none of this: row locks, READ COMMITTED, many writers at once. Its pool is sized for
+FastAPI's thread pool (40 threads per process) so a rush does not wait for a pooled connection.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+import fcntl
+import logging
+import os
+import re
+import sqlite3
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, create_engine
 
 from store.config import Settings, get_settings
 
+log = logging.getLogger("store.db")
+
 SQLITE_BEGIN_OPTION = "storefront_sqlite_begin"
+GATE_WAIT_SECONDS = 15.0  # far beyond any honest queue: only a wait on itself or a slow holder gets here
+HOLD_WARN_SECONDS = 1.0
+HOLD_FAIL_SECONDS = 5.0  # test environment only: generous, so a busy CI machine does not flake
+# FastAPI runs sync handlers on 40 threads; one request may hold two sessions (its own and a short
+# unit of work), jobs add a few. SQLite connections are cheap; PostgreSQL ones count against its
+# max_connections (100 by default), so there the steady pool is smaller and the rest is overflow.
+SQLITE_POOL = {"pool_size": 20, "max_overflow": 60, "pool_timeout": 30}
+POSTGRES_POOL = {"pool_size": 10, "max_overflow": 30, "pool_timeout": 30}
+
+
+class WriteGateError(sqlite3.OperationalError):
+    """The write gate refused: a programming mistake or a stuck holder, never ordinary load."""
+
+
+class WriteGateTimeout(WriteGateError):
+    pass
+
+
+class WriteGateSelfDeadlock(WriteGateError):
+    pass
+
+
+class WriteLockMisuse(RuntimeError):
+    """Slow work (an outside call) inside a write transaction; raised in the test environment."""
+
+
+# --- who is asking: the request or job (a "unit"), for self-deadlock checks ----------------------
+
+_unit: ContextVar[object | None] = ContextVar("storefront_write_unit", default=None)
+_thread_unit = threading.local()
+
+
+def current_unit() -> object:
+    """The request (set by `WriteUnitMiddleware`) or else the thread (jobs, CLI, tests)."""
+    unit = _unit.get()
+    if unit is not None:
+        return unit
+    found = getattr(_thread_unit, "unit", None)
+    if found is None:
+        found = _thread_unit.unit = object()
+    return found
+
+
+class WriteUnitMiddleware:
+    """Marks each HTTP request as one unit, across the thread-pool hops FastAPI makes for it."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        token = _unit.set(object())
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _unit.reset(token)
+
+
+_long_write: ContextVar[str] = ContextVar("storefront_long_write", default="")
+
+
+@contextmanager
+def allow_long_write(reason: str) -> Iterator[None]:
+    """For work that must hold the write lock a long time on purpose (migrations, loading demo data)."""
+    token = _long_write.set(reason)
+    try:
+        yield
+    finally:
+        _long_write.reset(token)
+
+
+# --- the gate ------------------------------------------------------------------------------------
+
+
+class FifoGate:
+    """A lock granted strictly in arrival order, releasable from any thread.
+
+    Each waiter sleeps on its own pre-locked lock; `release` hands the gate to the oldest waiter by
+    unlocking that one (the gate never becomes free in between, so nobody can barge in)."""
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._held = False
+        self._waiters: deque[threading.Lock] = deque()
+
+    def acquire(self, timeout: float | None = None) -> bool:
+        with self._mutex:
+            if not self._held:
+                self._held = True
+                return True
+            mine = threading.Lock()
+            mine.acquire()
+            self._waiters.append(mine)
+        if mine.acquire(timeout=-1 if timeout is None else max(timeout, 0)):
+            return True
+        with self._mutex:
+            try:
+                self._waiters.remove(mine)
+            except ValueError:  # handed over between the timeout and now: it is ours
+                return True
+        return False
+
+    def release(self) -> None:
+        with self._mutex:
+            if not self._held:
+                raise RuntimeError("release of a gate that is not held")
+            if self._waiters:
+                self._waiters.popleft().release()
+            else:
+                self._held = False
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiters)
+
+
+class FileLock:
+    """An exclusive `flock` on one file, shared by every process on the machine.
+
+    Only one thread per process asks at a time (the holder of that process's FifoGate). When the
+    lock is taken, a helper thread sleeps in the kernel's `flock` and hands it over on arrival, so
+    the asker can stop waiting after a timeout; a lock that arrives for nobody is let go at once."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        self._mutex = threading.Lock()
+        self._kick = threading.Semaphore(0)
+        self._waiter: threading.Lock | None = None
+        self._helper_busy = False
+        self._helper: threading.Thread | None = None
+
+    def acquire(self, timeout: float | None = None) -> bool:
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            pass
+        mine = threading.Lock()
+        mine.acquire()
+        with self._mutex:
+            self._waiter = mine
+            if not self._helper_busy:
+                self._helper_busy = True
+                if self._helper is None:
+                    self._helper = threading.Thread(target=self._wait_in_kernel, name="write-gate", daemon=True)
+                    self._helper.start()
+                self._kick.release()
+        if mine.acquire(timeout=-1 if timeout is None else max(timeout, 0)):
+            return True
+        with self._mutex:
+            if self._waiter is mine:
+                self._waiter = None  # the helper lets it go when it arrives
+                return False
+        return True  # handed over just now
+
+    def _wait_in_kernel(self) -> None:
+        while True:
+            self._kick.acquire()
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            with self._mutex:
+                self._helper_busy = False
+                waiter, self._waiter = self._waiter, None
+                if waiter is None:
+                    fcntl.flock(self._fd, fcntl.LOCK_UN)
+                else:
+                    waiter.release()
+
+    def release(self) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close_after_fork(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self._fd)
+
+
+@dataclass
+class Holder:
+    unit: object
+    since: float
+    where: str
+    statement: str
+    thread: str
+    long_reason: str
+
+    def describe(self) -> str:
+        held = time.monotonic() - self.since
+        why = f", allowed: {self.long_reason}" if self.long_reason else ""
+        return (
+            f"held for {held:.1f} s by {self.where} (thread {self.thread}), "
+            f"first statement {self.statement!r}{why}"
+        )
+
+
+class WriteGate:
+    """The FIFO gate of this process, then the file lock of the machine, then SQLite's own lock."""
+
+    def __init__(self, lock_path: str | None) -> None:
+        self.fifo = FifoGate()
+        self.file = FileLock(lock_path) if lock_path else None
+        self.holder: Holder | None = None
+
+    def acquire(self, *, statement: str, wait: float | None = None) -> Holder:
+        wait = GATE_WAIT_SECONDS if wait is None else wait
+        unit = current_unit()
+        holder = self.holder
+        if holder is not None and holder.unit is unit:
+            message = (
+                "write gate: this request or job already holds the database write lock through another "
+                f"session and would wait on itself ({holder.describe()}). Do its writes in one session, "
+                f"or commit before opening another (statement {statement[:80]!r} at {_caller()})."
+            )
+            log.error(message)
+            raise WriteGateSelfDeadlock(message)
+        started = time.monotonic()
+        if not self.fifo.acquire(wait):
+            raise self._timeout(statement, started)
+        if self.file is not None:
+            left = wait - (time.monotonic() - started)
+            if not self.file.acquire(left):
+                self.fifo.release()
+                raise self._timeout(statement, started, other_process=True)
+        self.holder = Holder(
+            unit=unit,
+            since=time.monotonic(),
+            where=_caller(),
+            statement=statement[:120],
+            thread=threading.current_thread().name,
+            long_reason=_long_write.get(),
+        )
+        return self.holder
+
+    def release(self) -> None:
+        holder, self.holder = self.holder, None
+        try:
+            if self.file is not None:
+                self.file.release()
+        finally:
+            self.fifo.release()
+        if holder is not None:
+            _check_hold(holder)
+
+    def _timeout(self, statement: str, started: float, *, other_process: bool = False) -> WriteGateTimeout:
+        waited = time.monotonic() - started
+        holder = self.holder
+        by = (
+            "another process on this machine"
+            if other_process
+            else (holder.describe() if holder else "a holder that has just left")
+        )
+        message = (
+            f"write gate: waited {waited:.1f} s for the database write lock, {by}; "
+            f"{self.fifo.waiting} more waiting. Something holds a write transaction open too long "
+            "(an outside call or slow work after its first write?) or a unit of work waits on itself. "
+            f"Waiting: {statement[:80]!r} at {_caller()}."
+        )
+        log.error(message)
+        return WriteGateTimeout(message)
+
+
+violations: list[str] = []  # the test environment's record; tests/conftest.py fails a test on any
+
+
+def _check_hold(holder: Holder) -> None:
+    held = time.monotonic() - holder.since
+    if held < HOLD_WARN_SECONDS or holder.long_reason:
+        return
+    message = f"write lock {holder.describe().replace('held for', 'was held for', 1)}"
+    log.warning(message)
+    if held >= HOLD_FAIL_SECONDS and get_settings().env == "test":
+        violations.append(message)
+
+
+_ROOT = Path(__file__).resolve().parent.parent
+_OUR_CODE = tuple(str(_ROOT / part) + os.sep for part in ("store", "catalog", "tests", "bench"))
+
+
+def _caller() -> str:
+    """The innermost frame of our own code outside this module: where a write began."""
+    frame: Any = sys._getframe(1)
+    here = __file__
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if name != here and name.startswith(_OUR_CODE):
+            return f"{os.path.relpath(name, _ROOT)}:{frame.f_lineno} {frame.f_code.co_name}"
+        frame = frame.f_back
+    return "?"
+
+
+_gates: dict[str, WriteGate] = {}
+_gates_mutex = threading.Lock()
+
+
+def gate_for(database: str) -> WriteGate:
+    gate = _gates.get(database)
+    if gate is None:
+        with _gates_mutex:
+            gate = _gates.get(database)
+            if gate is None:
+                lock_path = None if database in ("", ":memory:") else f"{database}-writegate"
+                gate = _gates[database] = WriteGate(lock_path)
+    return gate
+
+
+def _forget_gates_after_fork() -> None:
+    # A child must not share its parent's file lock (flock belongs to the open file): start afresh.
+    for gate in _gates.values():
+        if gate.file is not None:
+            gate.file.close_after_fork()
+    _gates.clear()
+    global _gates_mutex
+    _gates_mutex = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_gates_after_fork)
+
+
+def holds_write_lock() -> bool:
+    """True when the current request or job holds a SQLite write transaction open."""
+    unit = current_unit()
+    return any(g.holder is not None and g.holder.unit is unit for g in list(_gates.values()))
+
+
+def assert_no_write_lock(what: str) -> None:
+    """Call before an outside call (Stripe, the print provider): it must never run under the lock."""
+    if not holds_write_lock():
+        return
+    message = f"{what} inside a write transaction: record the intent and commit first ({_caller()})"
+    log.error(message)
+    if get_settings().env == "test":
+        violations.append(message)
+        raise WriteLockMisuse(message)
+
+
+# --- the DB-API connection that uses the gate ----------------------------------------------------
+
+READ, WRITE, BEGIN, SOLO, OTHER = "read", "write", "begin", "solo", "other"
+_DML = re.compile(r"\b(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+_FIRST_WORD = re.compile(r"\s*(?:(?:--[^\n]*\n|/\*.*?\*/)\s*)*([A-Za-z]+)", re.DOTALL)
+
+
+@lru_cache(maxsize=2048)
+def statement_kind(sql: str) -> str:
+    match = _FIRST_WORD.match(sql)
+    word = match.group(1).upper() if match else ""
+    if word in ("SELECT", "PRAGMA", "EXPLAIN", "VALUES"):
+        return READ
+    if word == "WITH":
+        return WRITE if _DML.search(sql) else READ
+    if word == "BEGIN":
+        return BEGIN
+    if word == "VACUUM":
+        return SOLO  # writes, but may not run inside a transaction
+    if word in ("COMMIT", "END", "ROLLBACK", "RELEASE", "ATTACH", "DETACH", ""):
+        return OTHER
+    return WRITE  # INSERT UPDATE DELETE REPLACE SAVEPOINT CREATE DROP ALTER ANALYZE REINDEX …
+
+
+class GatedConnection(sqlite3.Connection):
+    """sqlite3 connection in autocommit mode whose first write waits at the gate, then BEGIN IMMEDIATE."""
+
+    def __init__(self, database: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(database, *args, **kwargs)
+        self.isolation_level = None  # we say BEGIN ourselves (SQLAlchemy's documented pysqlite recipe)
+        name = os.fsdecode(database)
+        if name.startswith("file:"):  # a URI: the path before the query; mode=memory is private
+            name = ":memory:" if "mode=memory" in name else name[5:].split("?", 1)[0]
+        self._gate_key = name if name in ("", ":memory:") else os.path.abspath(name)
+        self._holding = False
+
+    # Every way in goes through GatedCursor (sqlite3.Connection.execute would make a plain cursor).
+    def cursor(self, factory: Any = None) -> Any:
+        return super().cursor(factory or GatedCursor)
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Any:
+        return self.cursor().execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters: Any, /) -> Any:
+        return self.cursor().executemany(sql, parameters)
+
+    def executescript(self, script: str, /) -> Any:
+        return self.cursor().executescript(script)
+
+    def _before(self, sql: str) -> str:
+        """Called before each statement; returns the statement to run."""
+        if self._holding:
+            return "BEGIN IMMEDIATE" if statement_kind(sql) == BEGIN else sql
+        kind = statement_kind(sql)
+        if kind == READ or kind == OTHER:
+            return sql
+        gate_for(self._gate_key).acquire(statement=sql)
+        self._holding = True
+        if kind == BEGIN:
+            return "BEGIN IMMEDIATE"
+        if kind == SOLO:
+            return sql  # released after it, as it leaves no transaction open
+        try:
+            if not self.in_transaction:
+                sqlite3.Cursor(self).execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._release()
+            raise
+        return sql
+
+    def _after(self) -> None:
+        if self._holding and not self.in_transaction:
+            self._release()
+
+    def _release(self) -> None:
+        self._holding = False
+        gate_for(self._gate_key).release()
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self._after()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self._after()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            if self._holding:
+                self._release()
+
+
+class GatedCursor(sqlite3.Cursor):
+    connection: GatedConnection
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Any:
+        conn = self.connection
+        sql = conn._before(sql)
+        try:
+            return super().execute(sql, parameters)
+        finally:
+            conn._after()
+
+    def executemany(self, sql: str, parameters: Any, /) -> Any:
+        conn = self.connection
+        sql = conn._before(sql)
+        try:
+            return super().executemany(sql, parameters)
+        finally:
+            conn._after()
+
+    def executescript(self, script: str, /) -> Any:
+        # A script may hold anything: it runs under the gate, kept if it leaves a transaction open.
+        conn = self.connection
+        if not conn._holding:
+            gate_for(conn._gate_key).acquire(statement=script)
+            conn._holding = True
+        try:
+            return super().executescript(script)
+        finally:
+            conn._after()
+
+
+# --- engines -------------------------------------------------------------------------------------
 
 
 def _make_engine(url: str) -> Engine:
@@ -22,11 +555,16 @@ def _make_engine(url: str) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30, "factory": GatedConnection},
+            **SQLITE_POOL,  # type: ignore[arg-type]
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-            # WAL lets readers run beside the writer; busy_timeout waits instead of failing on a lock.
+            # WAL lets readers run beside the writer; busy_timeout only guards against writers
+            # outside our processes (the sqlite3 shell, a backup tool): ours queue at the gate.
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
@@ -34,23 +572,15 @@ def _make_engine(url: str) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
-        @event.listens_for(engine, "connect")
-        def _no_pysqlite_autobegin(dbapi_conn: Any, _record: Any) -> None:
-            # pysqlite's own transaction handling breaks SAVEPOINTs; SQLAlchemy's documented fix is
-            # to switch it off and emit BEGIN ourselves.
-            dbapi_conn.isolation_level = None
-
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            # A transaction that will write takes the write lock at BEGIN. A deferred transaction
-            # that reads and then writes fails at once with "database is locked" if another
-            # connection committed in between (busy_timeout cannot help with that upgrade);
-            # IMMEDIATE makes it wait its turn instead. Reads stay deferred and never block.
-            mode = conn.get_execution_options().get(SQLITE_BEGIN_OPTION, "DEFERRED")
-            conn.exec_driver_sql(f"BEGIN {'IMMEDIATE' if mode == 'IMMEDIATE' else 'DEFERRED'}")
+            # Read-modify-write units take the lock at their first statement; the others begin
+            # nothing here (reads run in autocommit) and the connection begins at the first write.
+            if conn.get_execution_options().get(SQLITE_BEGIN_OPTION) == "IMMEDIATE":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_engine(url, pool_pre_ping=True, **POSTGRES_POOL)  # type: ignore[arg-type]
 
 
 @lru_cache(maxsize=8)
@@ -66,7 +596,9 @@ def get_engine(settings: Settings | None = None) -> Engine:
 def unit_of_work(engine: Engine | None = None, *, write: bool = True) -> Iterator[Session]:
     """A transaction owned by its caller (a request or a job): commit once at the end, or roll back.
 
-    `write=False` for read-only work (GET pages): on SQLite it then never waits for the writer.
+    `write=True` (read-modify-write): on SQLite the write lock is taken at the first statement, so
+    every read is inside the write transaction (claims, counters, carts). Keep such units short.
+    `write=False`: reads take no lock; the first write (if any) takes it, until the commit.
     """
     bind = engine or get_engine()
     if write and bind.dialect.name == "sqlite":
@@ -80,35 +612,53 @@ def unit_of_work(engine: Engine | None = None, *, write: bool = True) -> Iterato
             raise
 
 
-def on_commit(session: Session, action: Any) -> None:
-    """Run `action()` after this session's transaction commits (never if it rolls back).
+# --- after-commit actions, scoped like the transactions they belong to ---------------------------
 
-    Side effects outside the database (queue pushes) go through here, so a rolled-back request
-    never enqueues a job about rows that do not exist. Rows that must not be lost are written in
-    the transaction too (an outbox), and a periodic sweep picks up any push that was lost.
+_ACTIONS = "storefront_after_commit"
+_COMMITTED = "storefront_committed"
+
+
+def on_commit(session: Session, action: Callable[[], Any]) -> None:
+    """Run `action()` once, after the real (outermost) commit of this session's transaction.
+
+    Registered inside a SAVEPOINT (`session.begin_nested()`), it belongs to that savepoint: dropped
+    if the savepoint rolls back, handed to the enclosing transaction when it is released. Never run
+    if the transaction rolls back. Side effects outside the database (queue pushes) go through here,
+    so a rolled-back request never enqueues a job about rows that do not exist. Rows that must not
+    be lost are written in the transaction too (an outbox), and a periodic sweep picks up any push
+    that was lost.
     """
-    session.info.setdefault("after_commit", []).append(action)
+    trans = session.get_nested_transaction() or session.get_transaction() or session.begin()
+    session.info.setdefault(_ACTIONS, {}).setdefault(trans, []).append(action)
 
 
 @event.listens_for(Session, "after_commit")
-def _run_after_commit(session: Session) -> None:
-    if session.in_nested_transaction():
-        # after_commit also fires when a SAVEPOINT is released; the outer transaction is still
-        # open, so the actions must wait for the real commit.
+def _mark_committed(session: Session) -> None:
+    # Fires for the root commit and for each SAVEPOINT release, while that transaction is current.
+    trans = session.get_nested_transaction() or session.get_transaction()
+    if trans is not None and trans in session.info.get(_ACTIONS, {}):
+        session.info.setdefault(_COMMITTED, set()).add(trans)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _settle_actions(session: Session, trans: SessionTransaction) -> None:
+    pending: dict[SessionTransaction, list[Callable[[], Any]]] = session.info.get(_ACTIONS, {})
+    actions = pending.pop(trans, None)
+    committed = session.info.get(_COMMITTED, set())
+    was_committed = trans in committed
+    committed.discard(trans)
+    if not actions:
         return
-    actions = session.info.pop("after_commit", [])
+    parent = trans.parent
+    if parent is not None:
+        if trans.nested and not was_committed:
+            return  # the savepoint rolled back: its actions go with it
+        pending.setdefault(parent, []).extend(actions)  # released (or a subtransaction): to the parent
+        return
+    if not was_committed:
+        return  # rolled back or closed without a commit
     for action in actions:
         try:
             action()
         except Exception:  # the sweep will retry; a failed push must not fail the request
-            import logging
-
-            logging.getLogger("store.db").exception("after-commit action failed")
-
-
-@event.listens_for(Session, "after_rollback")
-def _drop_after_commit(session: Session) -> None:
-    if session.in_nested_transaction():
-        # A SAVEPOINT rolled back; the outer transaction (and what it registered) goes on.
-        return
-    session.info.pop("after_commit", None)
+            log.exception("after-commit action failed")

@@ -121,7 +121,13 @@ def clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
     from store.auth.service import limiter
 
     limiter().storage.reset()
+    from store import db as store_db
+
+    store_db.violations.clear()
     yield
+    # store.db records slow work under the SQLite write lock (an outside call, a long hold): fail on it.
+    found, store_db.violations[:] = list(store_db.violations), []
+    assert not found, "write-lock misuse: " + "; ".join(found)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from sqlmodel import Session, func, select
 
 from store.auth.models import Role, StaffUser
 from store.auth.service import create_staff
+from store.db import allow_long_write
 from store.demo import articles as demo
 from store.demo.images import photo
 from store.errors import DomainError
@@ -37,6 +38,13 @@ def database_is_empty(session: Session) -> bool:
 
 
 def load_demo_data(session: Session, *, progress: Callable[[str, int, int], None] | None = None) -> None:
+    # One bulk load into an empty database (staff passwords hashed, photos drawn): it holds the SQLite
+    # write lock throughout on purpose, before anything else uses the database.
+    with allow_long_write("loading demo data"):
+        _load(session, progress=progress)
+
+
+def _load(session: Session, *, progress: Callable[[str, int, int], None] | None = None) -> None:
     if not database_is_empty(session):
         raise DatabaseNotEmpty("The database already has data; demo data only goes into an empty one.")
     modules = domain_modules("demo")

@@ -96,11 +96,6 @@ def enqueue_submit(session: Session, row: Fulfilment, *, eta: datetime | None = 
     assert row_id is not None
 
     def push() -> None:
-        if session.in_nested_transaction():
-            # store.db runs after-commit actions when a SAVEPOINT is released too; the row is not
-            # committed yet, so wait for the real commit.
-            on_commit(session, push)
-            return
         from store.fulfilment.tasks import submit_fulfilment
 
         if eta is None:

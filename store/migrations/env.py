@@ -4,7 +4,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import store.models  # noqa: F401  (registers every table on SQLModel.metadata)
-from store.db import get_engine
+from store.db import allow_long_write, get_engine
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -15,7 +15,8 @@ def run_migrations_online() -> None:
     from store.db import engine_for
 
     engine = engine_for(url) if url else get_engine()
-    with engine.connect() as connection:
+    # A migration holds the SQLite write lock for as long as it takes, on purpose.
+    with allow_long_write("migrations"), engine.connect() as connection:
         context.configure(
             connection=connection,
             target_metadata=target_metadata,

@@ -45,14 +45,19 @@ def issues(session: Session, *, status: str | None = None) -> Sequence[Newslette
     return session.exec(stmt.order_by(col(NewsletterIssue.id).desc())).all()
 
 
-def confirmed_ids_without_delivery(session: Session, issue_id: int) -> list[int]:
+def confirmed_without_delivery(session: Session, issue_id: int) -> list[tuple[int, str]]:
+    """(id, email) of confirmed subscribers who have no delivery row for this issue yet, in id order."""
     already = select(NewsletterDelivery.subscriber_id).where(NewsletterDelivery.issue_id == issue_id)
     found = session.exec(
-        select(Subscriber.id)
+        select(Subscriber.id, Subscriber.email)
         .where(Subscriber.status == SubscriberStatus.confirmed, col(Subscriber.id).not_in(already))
         .order_by(col(Subscriber.id))
     ).all()
-    return [i for i in found if i is not None]
+    return [(i, email) for i, email in found if i is not None]
+
+
+def confirmed_ids_without_delivery(session: Session, issue_id: int) -> list[int]:
+    return [i for i, _ in confirmed_without_delivery(session, issue_id)]
 
 
 def pending_deliveries(session: Session, issue_id: int, limit: int) -> Sequence[NewsletterDelivery]:

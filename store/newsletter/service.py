@@ -304,17 +304,16 @@ def start_send(session: Session, *, issue_id: int) -> bool:
     if not moved.rowcount:  # type: ignore[attr-defined]
         return False
     # Recipients are fixed when the send starts: who was confirmed then. Later sign-ups wait for the next.
-    for subscriber_id in repository.confirmed_ids_without_delivery(session, issue_id):
-        subscriber = session.get(Subscriber, subscriber_id)
-        assert subscriber is not None
-        session.add(
-            NewsletterDelivery(
-                issue_id=issue_id,
-                subscriber_id=subscriber_id,
-                email=subscriber.email,
-                email_key=f"newsletter-{issue_id}-{subscriber_id}",
-            )
+    # One query and one bulk insert: this runs under the write lock, however long the list is.
+    session.add_all(
+        NewsletterDelivery(
+            issue_id=issue_id,
+            subscriber_id=subscriber_id,
+            email=email,
+            email_key=f"newsletter-{issue_id}-{subscriber_id}",
         )
+        for subscriber_id, email in repository.confirmed_without_delivery(session, issue_id)
+    )
     from store.db import on_commit
     from store.newsletter.tasks import send_issue
 
@@ -342,11 +341,13 @@ def issue_content(session: Session, issue: NewsletterIssue) -> dict[str, object]
     }
 
 
-def send_batch(session: Session, *, issue_id: int, limit: int = 200) -> int:
+def send_batch(session: Session, *, issue_id: int, limit: int = 100) -> int:
     """Queue the next `limit` recipients' emails. Returns how many rows it handled (0: all done).
 
     Idempotent: each email's key is newsletter-{issue}-{subscriber}, so a crash between queueing and
-    marking the row just finds the key taken next time, and nobody is mailed twice.
+    marking the row just finds the key taken next time, and nobody is mailed twice. Every email is
+    rendered before the first write, so on SQLite (the caller's unit is not read-modify-write) the
+    write lock is held only for the inserts, not for the rendering.
     """
     issue = get_issue(session, issue_id)
     batch = repository.pending_deliveries(session, issue_id, limit)
@@ -358,24 +359,30 @@ def send_batch(session: Session, *, issue_id: int, limit: int = 200) -> int:
             log.info("newsletter issue fully queued", extra={"issue_id": issue_id})
         return 0
     content = issue_content(session, issue)
+    rendered: list[tuple[NewsletterDelivery, Subscriber | None, str, str]] = []
     for delivery in batch:
         subscriber = session.get(Subscriber, delivery.subscriber_id)
-        delivery.updated_at = utcnow()
         if subscriber is None or subscriber.status != SubscriberStatus.confirmed:
-            delivery.status = DeliveryStatus.skipped
-            session.add(delivery)
+            rendered.append((delivery, None, "", ""))
             continue
         text, html = render_email(
             "newsletter_issue", subscriber=subscriber, unsubscribe_url=unsubscribe_url(subscriber), **content
         )
+        rendered.append((delivery, subscriber, text, html))
+    for delivery, recipient, text, html in rendered:
+        delivery.updated_at = utcnow()
+        if recipient is None:
+            delivery.status = DeliveryStatus.skipped
+            session.add(delivery)
+            continue
         queue_email(
             session,
             key=delivery.email_key,
-            to=subscriber.email,
+            to=recipient.email,
             subject=issue.subject,
             text=text,
             html=html,
-            headers=newsletter_headers(subscriber),
+            headers=newsletter_headers(recipient),
         )
         delivery.status = DeliveryStatus.queued
         session.add(delivery)

@@ -13,7 +13,7 @@ from store.newsletter import repository, service
 from store.timeutil import utcnow
 
 log = logging.getLogger("store.newsletter")
-BATCH = 200
+BATCH = 100
 
 
 @huey.task(retries=3, retry_delay=60)
@@ -23,7 +23,8 @@ def send_issue(issue_id: int) -> None:
 
 def send_issue_now(issue_id: int, batch: int = BATCH) -> None:
     while True:
-        with unit_of_work() as session:
+        # Not read-modify-write: the batch renders its emails before its first write (see send_batch).
+        with unit_of_work(write=False) as session:
             handled = service.send_batch(session, issue_id=issue_id, limit=batch)
         if handled == 0:
             return
@@ -33,7 +34,7 @@ def send_issue_now(issue_id: int, batch: int = BATCH) -> None:
 def resume_stalled_sends() -> None:
     """An issue left 'sending' (a worker died mid-way) is picked up again; nobody gets it twice."""
     cutoff = utcnow() - timedelta(minutes=10)
-    with unit_of_work() as session:
+    with unit_of_work(write=False) as session:
         stalled = [
             i.id
             for i in repository.issues_sending(session)

@@ -167,8 +167,6 @@ def mark_paid(session: Session, *, order: Order, intent_id: str, amount: int, ac
     from store.fulfilment.service import create_for_order
     from store.order.notifications import queue_confirmation
 
-    # The email first: queue_email uses a savepoint, and store.db currently runs after-commit actions
-    # when a savepoint is released, which would push the fulfilment job before this commit.
     queue_confirmation(session, order=order)
     create_for_order(session, order=order)
     return True

@@ -7,8 +7,10 @@ Domains react to events in their own `<domain>/webhooks.py`, found through store
     @handles("stripe", "payment_intent.succeeded")
     def paid(session: Session, event: InboundEvent) -> None: ...
 
-A handler runs inside the job's transaction (in a savepoint); it must be idempotent and move
-statuses forward only. Raising marks the event failed with the error; the sweep retries it.
+A handler runs inside the job's transaction, in a savepoint (store.webhook.tasks.process_now); it
+must be idempotent and move statuses forward only, and do no outside call (queue a job after commit
+with store.db.on_commit instead). Raising rolls back the savepoint, with the handler's writes and the
+after-commit actions it registered, and marks the event failed with the error; the sweep retries it.
 """
 
 from __future__ import annotations

@@ -27,10 +27,11 @@ def process_inbound_event(event_id: int) -> None:
 def process_now(event_id: int) -> bool:
     """Run the handlers for one stored event, once. True if this call processed it.
 
-    The row is locked (FOR UPDATE SKIP LOCKED on PostgreSQL) so two workers never run it together.
-    A failing handler rolls the whole transaction back (none of its writes, none of its after-commit
-    pushes) and the error is recorded on the row in a transaction of its own; the sweep retries it.
-    (No savepoint on purpose: store.db runs after-commit actions on a savepoint's release too.)
+    One short transaction that holds the row (FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite's write
+    lock from the first statement), so two workers never run it together. The handlers run in a
+    savepoint: if one fails, the savepoint rolls back with all of their writes and after-commit pushes
+    (store.db drops actions registered in a savepoint that rolls back), and the error is recorded on
+    the row in the same transaction; the sweep retries it.
     """
     with unit_of_work() as session:
         event = session.exec(
@@ -39,31 +40,22 @@ def process_now(event_id: int) -> bool:
         if event is None or event.processed_at is not None:
             return False
         source, external_id, kind = event.source, event.external_id, event.type
+        context = {"source": source, "external_id": external_id, "type": kind}
+        event.attempts += 1
         try:
-            for handler in handlers_for(source, kind):
-                handler(session, event)
-        except Exception as exc:  # recorded on the row below; the sweep retries it
-            error = f"{type(exc).__name__}: {exc}"[:1000]
-            session.rollback()
-            log.exception(
-                "webhook event failed", extra={"source": source, "external_id": external_id, "type": kind}
-            )
-        else:
-            event.attempts += 1
-            event.processed_at = utcnow()
-            event.error = ""
+            with session.begin_nested():
+                for handler in handlers_for(source, kind):
+                    handler(session, event)
+        except Exception as exc:  # recorded on the row; the sweep retries it
+            event.error = f"{type(exc).__name__}: {exc}"[:1000]
             session.add(event)
-            log.info(
-                "webhook event processed", extra={"source": source, "external_id": external_id, "type": kind}
-            )
-            return True
-    with unit_of_work() as session:
-        failed = session.get(InboundEvent, event_id)
-        if failed is not None and failed.processed_at is None:
-            failed.attempts += 1
-            failed.error = error
-            session.add(failed)
-    return False
+            log.exception("webhook event failed", extra=context)
+            return False
+        event.processed_at = utcnow()
+        event.error = ""
+        session.add(event)
+        log.info("webhook event processed", extra=context)
+        return True
 
 
 def sweep_unprocessed(*, older_than: timedelta = SWEEP_AFTER) -> int:
