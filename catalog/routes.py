@@ -103,7 +103,7 @@ def _remember(full_key: str, parts: dict[str, str]) -> None:
 
 
 def _build_shop(collection: str | None, sort: str, number: int) -> dict[str, str]:
-    with unit_of_work(get_engine()) as db:
+    with unit_of_work(get_engine(), write=False) as db:
         chosen = _collection(db, collection)
         products = list(
             repository.published_page(
@@ -289,7 +289,7 @@ def _build_product(
     slug: str, size: str | None, colour: str | None, staff_cookie: str | None
 ) -> tuple[dict[str, str], bool]:
     """The product page's parts, and whether they may be cached (not a staff draft preview)."""
-    with unit_of_work(get_engine()) as db:
+    with unit_of_work(get_engine(), write=False) as db:
         product = repository.product_by_slug(db, slug)
         if product is None:
             raise NotFound("We couldn't find that product. It may have sold out or moved.")
@@ -377,7 +377,7 @@ def _api_product(db: Session, product: Product, collections: dict[int, Collectio
 
 
 def _build_api_list(collection: str | None, number: int) -> str | None:
-    with unit_of_work(get_engine()) as db:
+    with unit_of_work(get_engine(), write=False) as db:
         chosen = repository.collection_by_slug(db, collection) if collection else None
         if collection and chosen is None:
             return None
@@ -413,7 +413,7 @@ def _build_api_list(collection: str | None, number: int) -> str | None:
 
 
 def _build_api_product(slug: str) -> str | None:
-    with unit_of_work(get_engine()) as db:
+    with unit_of_work(get_engine(), write=False) as db:
         product = repository.product_by_slug(db, slug)
         if product is None or not product.is_published:
             return None

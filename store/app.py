@@ -58,7 +58,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.mount("/media", StaticFiles(directory=media), name="media")
 
+    from store.deps import commit_in_handler_thread
+
     for module in domain_modules("routes"):
+        commit_in_handler_thread(module.router)
         app.include_router(module.router)
     from store.metrics import router as metrics_router
 

@@ -54,8 +54,10 @@ FastAPI's thread pool (40 threads per process) so a rush does not wait for a poo
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
+import json
 import logging
 import os
 import re
@@ -67,13 +69,13 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, create_engine
 
@@ -132,6 +134,16 @@ class WriteUnitMiddleware:
         self.app = app
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+
+            async def receive_and_report() -> Any:
+                message = await receive()
+                if message.get("type") == "lifespan.shutdown":
+                    _print_gate_stats()  # uvicorn's workers end by their signal: no atexit there
+                return message
+
+            await self.app(scope, receive_and_report, send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -229,8 +241,9 @@ class FileLock:
             if not self._helper_busy:
                 self._helper_busy = True
                 if self._helper is None:
-                    self._helper = threading.Thread(target=self._wait_in_kernel, name="write-gate", daemon=True)
-                    self._helper.start()
+                    helper = threading.Thread(target=self._wait_in_kernel, name="write-gate", daemon=True)
+                    helper.start()
+                    self._helper = helper
                 self._kick.release()
         if mine.acquire(timeout=-1 if timeout is None else max(timeout, 0)):
             return True
@@ -278,6 +291,30 @@ class Holder:
         )
 
 
+@dataclass
+class GateStats:
+    """How the gate is used, for `STORE_GATE_STATS=1` (one line on stderr at exit) and benchmarks."""
+
+    writes: int = 0
+    waited: float = 0.0
+    longest_wait: float = 0.0
+    held: float = 0.0
+    longest_hold: float = 0.0
+    by_place: dict[str, list[float]] = field(default_factory=dict)  # where -> [count, seconds held]
+
+    def summary(self) -> dict[str, Any]:
+        n = max(self.writes, 1)
+        top = sorted(self.by_place.items(), key=lambda kv: -kv[1][1])[:8]
+        return {
+            "writes": self.writes,
+            "wait_ms_mean": round(self.waited / n * 1000, 2),
+            "wait_ms_max": round(self.longest_wait * 1000, 1),
+            "hold_ms_mean": round(self.held / n * 1000, 2),
+            "hold_ms_max": round(self.longest_hold * 1000, 1),
+            "hold_by_place": {k: [int(c), round(t / c * 1000, 2)] for k, (c, t) in top},
+        }
+
+
 class WriteGate:
     """The FIFO gate of this process, then the file lock of the machine, then SQLite's own lock."""
 
@@ -285,6 +322,7 @@ class WriteGate:
         self.fifo = FifoGate()
         self.file = FileLock(lock_path) if lock_path else None
         self.holder: Holder | None = None
+        self.stats = GateStats()
 
     def acquire(self, *, statement: str, wait: float | None = None) -> Holder:
         wait = GATE_WAIT_SECONDS if wait is None else wait
@@ -306,9 +344,13 @@ class WriteGate:
             if not self.file.acquire(left):
                 self.fifo.release()
                 raise self._timeout(statement, started, other_process=True)
+        now = time.monotonic()
+        self.stats.writes += 1
+        self.stats.waited += now - started
+        self.stats.longest_wait = max(self.stats.longest_wait, now - started)
         self.holder = Holder(
             unit=unit,
-            since=time.monotonic(),
+            since=now,
             where=_caller(),
             statement=statement[:120],
             thread=threading.current_thread().name,
@@ -318,6 +360,13 @@ class WriteGate:
 
     def release(self) -> None:
         holder, self.holder = self.holder, None
+        if holder is not None:  # counted while still holding the gate, so the counts need no lock
+            held = time.monotonic() - holder.since
+            self.stats.held += held
+            self.stats.longest_hold = max(self.stats.longest_hold, held)
+            place = self.stats.by_place.setdefault(holder.where, [0, 0.0])
+            place[0] += 1
+            place[1] += held
         try:
             if self.file is not None:
                 self.file.release()
@@ -401,6 +450,18 @@ def _forget_gates_after_fork() -> None:
 os.register_at_fork(after_in_child=_forget_gates_after_fork)
 
 
+def _print_gate_stats() -> None:
+    if os.environ.get("STORE_GATE_STATS") == "1":
+        for name, gate in list(_gates.items()):
+            if gate.stats.writes:
+                line = {"gate": os.path.basename(name), "pid": os.getpid(), **gate.stats.summary()}
+                print(json.dumps(line), file=sys.stderr, flush=True)
+                gate.stats = GateStats()
+
+
+atexit.register(_print_gate_stats)
+
+
 def holds_write_lock() -> bool:
     """True when the current request or job holds a SQLite write transaction open."""
     unit = current_unit()
@@ -472,7 +533,7 @@ class GatedConnection(sqlite3.Connection):
         if self._holding:
             return "BEGIN IMMEDIATE" if statement_kind(sql) == BEGIN else sql
         kind = statement_kind(sql)
-        if kind == READ or kind == OTHER:
+        if kind in (READ, OTHER):
             return sql
         gate_for(self._gate_key).acquire(statement=sql)
         self._holding = True
@@ -610,6 +671,18 @@ def unit_of_work(engine: Engine | None = None, *, write: bool = True) -> Iterato
         except BaseException:
             session.rollback()
             raise
+
+
+def insert_unless_present(
+    bind: Session | Connection, table: Any, *, unique: list[str], values: dict[str, Any]
+) -> Any:
+    """`INSERT … ON CONFLICT (unique) DO NOTHING` for SQLite and PostgreSQL: exactly one of any number
+    of racing inserts goes in. Add `.returning(…)`: a duplicate returns no row."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    name = bind.get_bind().dialect.name if isinstance(bind, Session) else bind.dialect.name
+    dialect: Any = postgresql if name == "postgresql" else sqlite
+    return dialect.insert(table).values(**values).on_conflict_do_nothing(index_elements=unique)
 
 
 # --- after-commit actions, scoped like the transactions they belong to ---------------------------

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable, Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Request
+from fastapi.routing import APIRoute
 from sqlmodel import Session
 
 from store.auth.models import Role, StaffUser
@@ -16,24 +19,59 @@ from store.errors import Forbidden, LoginRequired
 STAFF_COOKIE = "rrm_staff"
 
 
+REQUEST_SESSION = "storefront_request_session"
+
+
 def get_db() -> Iterator[Session]:
-    # Deferred: a handler may read here and run its own short transactions (refunds, payments)
-    # beside it; holding SQLite's write lock for the whole request would deadlock those.
+    # Reads take no lock; on SQLite the first write takes the write lock until the commit (store.db).
     with unit_of_work(get_engine(), write=False) as session:
+        session.info[REQUEST_SESSION] = True
         yield session
 
 
 def get_write_db() -> Iterator[Session]:
     with unit_of_work(get_engine(), write=True) as session:
+        session.info[REQUEST_SESSION] = True
         yield session
 
 
 # scope="function": commit before the response is sent, so a failed commit is a 500, never a false 200.
+# (In fact the commit comes sooner: see commit_in_handler_thread.)
 Db = Annotated[Session, Depends(get_db, scope="function")]
-# For handlers that read and then write on the request's session (cart, checkout): on SQLite the
-# write lock is taken at BEGIN, so a concurrent commit cannot make the upgrade fail ("database is
-# locked"). Such handlers must not open other write transactions of their own.
+# For handlers that must read inside the write transaction (carts, checkout): on SQLite the write lock
+# is taken at the session's first statement. Keep them short: no rendering of big pages, no calls out.
+# Such handlers must not open other write transactions of their own (store.db would refuse at once).
 WriteDb = Annotated[Session, Depends(get_write_db, scope="function")]
+
+
+def commit_in_handler_thread(router: APIRouter) -> None:
+    """Commit the request's session as a sync handler returns, in the handler's own thread.
+
+    FastAPI runs a sync dependency's teardown as a separate job on its thread pool, after the event
+    loop has seen the handler finish: under load that hop is milliseconds, all spent holding SQLite's
+    write lock (measured with bench/rush.py: most of a cart add's hold). Committing here instead lets
+    the lock go as soon as the handler is done; the teardown then finds nothing left to commit. An
+    exception in the handler still reaches the teardown, which rolls back.
+    """
+    for route in router.routes:
+        if not isinstance(route, APIRoute) or getattr(route.endpoint, "_commits_on_return", False):
+            continue
+        if inspect.iscoroutinefunction(route.endpoint):
+            continue  # async handlers do no database work (store.db is blocking)
+        route.endpoint = _committing(route.endpoint)
+
+
+def _committing(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(endpoint)
+    def handler(*args: Any, **kwargs: Any) -> Any:
+        result = endpoint(*args, **kwargs)
+        for value in kwargs.values():
+            if isinstance(value, Session) and value.info.get(REQUEST_SESSION):
+                value.commit()
+        return result
+
+    handler._commits_on_return = True  # type: ignore[attr-defined]
+    return handler
 
 
 def current_staff(request: Request, db: Db) -> StaffUser | None:

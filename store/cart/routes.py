@@ -63,8 +63,9 @@ def _after_change(request: Request, db: Db, cart: Cart, message: str | None) -> 
 
 
 @router.get("/cart", name="cart.view")
-def view(request: Request, db: WriteDb) -> Response:
-    # A GET that may write: settling a cart whose order was paid in another tab.
+def view(request: Request, db: Db) -> Response:
+    # Reads without the write lock; settling a cart whose order was paid in another tab is the rare
+    # write (conditional, see service.settle), and only then is the lock taken.
     cart = service.cart_for_request(db, request)
     if cart is not None:
         request.state.cart_count = service.item_count(db, cart)
@@ -74,7 +75,7 @@ def view(request: Request, db: WriteDb) -> Response:
 @router.post("/cart/add", name="cart.add")
 def add(
     request: Request,
-    db: WriteDb,
+    db: Db,
     quantity: FormText = "",
     sku: FormText = "",
     product: FormText = "",
@@ -82,13 +83,12 @@ def add(
     colour: FormText = "",
     from_article: Annotated[str, Form(alias="from")] = "",
 ) -> Response:
-    # Sync handlers: the database calls below block, so they run in the thread pool, never on the loop.
-    cart = service.ensure_cart(db, request)
+    # Not WriteDb: the service reads first and writes last, conditionally (see service.add).
     try:
         # Only these fields are read: a price, VAT or total in the form is ignored.
-        line = service.add(
+        added = service.add(
             db,
-            cart=cart,
+            request,
             quantity=quantity,
             sku=sku or None,
             product_slug=product or None,
@@ -96,8 +96,11 @@ def add(
             from_article=from_article or None,
         )
     except DomainError as exc:
+        cart = service.cart_for_request(db, request)
         return cart_page(request, db, cart, errors={exc.field or "add": exc.message}, status_code=422)
-    return _after_change(request, db, cart, f"Added to your cart ({line.quantity} in total).")
+    response = redirect("/cart", f"Added to your cart ({added.quantity} in total).")
+    service.set_cart_cookie(request, response, added.cart, added.count)
+    return response
 
 
 @router.post("/cart/lines/{line_id}", name="cart.update")

@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import delete, func
+from sqlalchemy import Connection, bindparam, delete, func, insert, update
 from sqlmodel import Session, col, select
 
 from catalog import repository as catalog_repository
@@ -21,6 +22,7 @@ from catalog import service as catalog
 from catalog.models import Product, Variant
 from store.cart.models import MAX_QUANTITY, Cart, CartLine
 from store.config import get_settings
+from store.db import insert_unless_present
 from store.errors import DomainError
 from store.money import Money
 from store.order.models import Order, OrderStatus
@@ -85,26 +87,29 @@ def cart_for_request(session: Session, request: Request) -> Cart | None:
     return cart
 
 
-def ensure_cart(session: Session, request: Request) -> Cart:
-    cart = cart_for_request(session, request)
-    if cart is None:
-        cart = Cart(token=secrets.token_urlsafe(24))
-        session.add(cart)
-        session.flush()
-    return cart
-
-
 def settle(session: Session, *, cart: Cart) -> None:
     """A cart whose order was paid (here or by the webhook) has been bought: empty it.
-    One whose order was cancelled forgets that order and keeps its lines."""
-    if cart.order_id is None:
+    One whose order was cancelled forgets that order and keeps its lines.
+
+    Conditional on the cart still pointing at the order this request saw, so pages that read
+    without the write lock (GET /cart, /checkout) may call it: a checkout in another tab that has
+    moved the cart on to a new order since is left alone."""
+    seen = cart.order_id
+    if seen is None:
         return
-    status = session.exec(select(Order.status).where(Order.id == cart.order_id)).first()
-    if status is None or status == OrderStatus.cancelled:
-        cart.order_id = None
-        session.add(cart)
-    elif status != OrderStatus.pending_payment:
-        clear(session, cart=cart)
+    status = session.exec(select(Order.status).where(Order.id == seen)).first()
+    if status == OrderStatus.pending_payment:
+        return
+    bought = status is not None and status != OrderStatus.cancelled
+    values: dict[str, object] = {"order_id": None}
+    if bought:
+        values.update(discount_code=None, round_up=False, updated_at=utcnow())
+    moved = session.execute(
+        update(Cart).where(col(Cart.id) == cart.id, col(Cart.order_id) == seen).values(**values)
+    )
+    if moved.rowcount == 1 and bought:  # type: ignore[attr-defined]
+        session.execute(delete(CartLine).where(col(CartLine.cart_id) == cart.id))
+    session.refresh(cart)
 
 
 def clear(session: Session, *, cart: Cart) -> None:
@@ -152,18 +157,17 @@ def _article_id(session: Session, slug: str | None) -> int | None:
     return session.exec(select(Article.id).where(Article.slug == slug.strip()[:160])).first()
 
 
-def add(
-    session: Session,
-    *,
-    cart: Cart,
-    quantity: object,
-    sku: str | None = None,
-    product_slug: str | None = None,
-    options: dict[str, str] | None = None,
-    from_article: str | None = None,
-) -> CartLine:
-    """Add a purchasable variant (by SKU, which wins, or by product + options) to the cart."""
-    qty = parse_quantity(quantity)
+@dataclass(frozen=True, slots=True)
+class Added:
+    cart: Cart
+    quantity: int  # of this item in the cart now
+    count: int  # items in the whole cart, for the header's mini-cart
+
+
+def find_variant(
+    session: Session, *, sku: str | None, product_slug: str | None, options: dict[str, str] | None
+) -> tuple[Product, Variant]:
+    """The purchasable variant by SKU (which wins) or by product + options; DomainError (field sku)."""
     found: tuple[Product, Variant] | None = None
     if sku and sku.strip():
         found = catalog.variant_by_sku(session, sku.strip())
@@ -174,29 +178,99 @@ def add(
         raise DomainError(
             "Sorry, that item isn't available. Please choose another size or colour.", field="sku"
         )
-    product, variant = found
-    assert cart.id is not None
-    line = session.exec(
-        select(CartLine).where(CartLine.cart_id == cart.id, CartLine.sku == variant.sku)
-    ).first()
-    if line is None:
-        line = CartLine(
-            cart_id=cart.id, sku=variant.sku, quantity=qty, article_id=_article_id(session, from_article)
-        )
+    return found
+
+
+def add(
+    session: Session,
+    request: Request,
+    *,
+    quantity: object,
+    sku: str | None = None,
+    product_slug: str | None = None,
+    options: dict[str, str] | None = None,
+    from_article: str | None = None,
+) -> Added:
+    """Add a variant to the visitor's cart (a new cart if they have none).
+
+    Everything is read first; the writes come last and are few (a new cart, one conditional upsert of
+    the line), so on SQLite the write lock is held for two or three statements. Two adds to one cart at
+    once (a double click) both count, on SQLite and PostgreSQL alike.
+    """
+    qty = parse_quantity(quantity)
+    _, variant = find_variant(session, sku=sku, product_slug=product_slug, options=options)
+    article_id = _article_id(session, from_article)
+    cart = cart_for_request(session, request)
+    conn = session.connection()
+    if cart is None:
+        cart = Cart(token=secrets.token_urlsafe(24))
+        cart.id = conn.execute(_NEW_CART, cart.model_dump(exclude={"id"})).scalar_one()
+        in_line = _put_line(conn, cart_id=cart.id, sku=variant.sku, qty=qty, article_id=article_id, new=True)
+        count = in_line
     else:
-        if line.quantity + qty > MAX_QUANTITY:
+        assert cart.id is not None
+        in_line = _put_line(conn, cart_id=cart.id, sku=variant.sku, qty=qty, article_id=article_id)
+        conn.execute(_TOUCH_CART, {"c_id": cart.id, "now": utcnow()})
+        count = item_count(session, cart)
+    log.info("cart add", extra={"cart": cart.id, "sku": variant.sku, "quantity": qty})
+    return Added(cart, in_line, count)
+
+
+# The hot path of a rush: Core statements built once (no ORM statement is built per request), all
+# conditional, so nothing needs reading first under the write lock.
+_carts, _lines = Cart.__table__, CartLine.__table__  # type: ignore[attr-defined]
+_NEW_CART = insert(_carts).returning(_carts.c.id)
+_TOUCH_CART = update(_carts).where(_carts.c.id == bindparam("c_id")).values(updated_at=bindparam("now"))
+_ADD_TO_LINE = (
+    update(_lines)
+    .where(
+        _lines.c.cart_id == bindparam("c_id"),
+        _lines.c.sku == bindparam("c_sku"),
+        _lines.c.quantity + bindparam("qty") <= MAX_QUANTITY,
+    )
+    .values(
+        quantity=_lines.c.quantity + bindparam("qty"),
+        article_id=func.coalesce(_lines.c.article_id, bindparam("article")),
+    )
+    .returning(_lines.c.quantity)
+)
+_NEW_LINE: dict[
+    str, Any
+] = {}  # per dialect: INSERT … ON CONFLICT (cart_id, sku) DO NOTHING RETURNING quantity
+
+
+def _put_line(
+    conn: Connection, *, cart_id: int, sku: str, qty: int, article_id: int | None, new: bool = False
+) -> int:
+    """Add qty to the cart's line for sku, or make the line. Returns the line's quantity now."""
+    dialect = conn.dialect.name
+    if dialect not in _NEW_LINE:
+        _NEW_LINE[dialect] = insert_unless_present(
+            conn, _lines, unique=["cart_id", "sku"], values={}
+        ).returning(_lines.c.quantity)
+    values = CartLine(cart_id=cart_id, sku=sku, quantity=qty, article_id=article_id).model_dump(
+        exclude={"id"}
+    )
+    for attempt in range(2):
+        if not (new and attempt == 0):  # a cart made just now has no lines to add to
+            more = conn.execute(
+                _ADD_TO_LINE, {"c_id": cart_id, "c_sku": sku, "qty": qty, "article": article_id}
+            ).scalar_one_or_none()
+            if more is not None:
+                return int(more)
+        made = conn.execute(_NEW_LINE[dialect], values).scalar_one_or_none()
+        if made is not None:
+            return int(made)
+        have = conn.execute(
+            select(_lines.c.quantity).where(_lines.c.cart_id == cart_id, _lines.c.sku == sku)
+        ).scalar_one_or_none()
+        if have is not None and have + qty > MAX_QUANTITY:
             raise DomainError(
-                f"You already have {line.quantity} of these in your cart; "
-                f"the most per item is {MAX_QUANTITY}.",
+                f"You already have {have} of these in your cart; the most per item is {MAX_QUANTITY}.",
                 field="quantity",
             )
-        line.quantity += qty
-        line.article_id = line.article_id or _article_id(session, from_article)
-    cart.updated_at = utcnow()
-    session.add_all([line, cart])
-    session.flush()
-    log.info("cart add", extra={"cart": cart.id, "sku": variant.sku, "quantity": qty})
-    return line
+        # else another request made the line between our two statements: add to it
+    raise DomainError("Your cart changed while we were adding this. Please try again.")
 
 
 def _own_line(session: Session, cart: Cart, line_id: int) -> CartLine:

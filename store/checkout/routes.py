@@ -81,7 +81,7 @@ def checkout_page(
 
 
 @router.get("/checkout", name="checkout.form")
-def checkout_form(request: Request, db: WriteDb) -> Response:
+def checkout_form(request: Request, db: Db) -> Response:
     cart = carts.cart_for_request(db, request)
     if cart is None or not carts.lines(db, cart):
         return redirect("/cart", "Your cart is empty.")
@@ -138,7 +138,7 @@ def _lines_key(lines: list[Any]) -> list[tuple[str, int]]:
 
 
 @router.get("/checkout/pay", name="checkout.payment")
-def payment_page(request: Request, db: WriteDb) -> Response:
+def payment_page(request: Request, db: Db) -> Response:
     cart = carts.cart_for_request(db, request)
     order = service.pending_order(db, cart)
     if cart is None or order is None:
@@ -166,7 +166,7 @@ def payment_page(request: Request, db: WriteDb) -> Response:
 
 
 @router.get("/checkout/complete/{token}", name="checkout.complete")
-def complete(request: Request, token: str, db: WriteDb) -> Response:
+def complete(request: Request, token: str, db: Db) -> Response:
     order = db.exec(select(Order).where(Order.token == token)).first()
     if order is None:
         raise NotFound("We couldn't find that order.")
@@ -202,7 +202,7 @@ def _settled(order: Order) -> JSONResponse:
 
 @router.post("/checkout/card/setup", name="checkout.card_setup")
 def card_setup(card_attempt: CheckoutCardAttempt, order: Annotated[str, Form()] = "") -> JSONResponse:
-    with unit_of_work(get_engine()) as session:
+    with unit_of_work(get_engine(), write=False) as session:
         found = session.exec(select(Order).where(Order.token == order)).first() if order else None
         if found is None:
             return _json({"message": "Your order has expired. Please go back to your cart."}, 404)

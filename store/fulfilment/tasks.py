@@ -26,7 +26,7 @@ def sweep() -> int:
     from store.db import unit_of_work
     from store.fulfilment.submission import due_for_sweep
 
-    with unit_of_work() as session:
+    with unit_of_work(write=False) as session:
         rows = due_for_sweep(session)
     for row_id in rows:
         assert row_id is not None

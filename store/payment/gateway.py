@@ -16,6 +16,7 @@ from typing import Any, Literal
 import stripe
 
 from store.config import Settings, get_settings
+from store.db import assert_no_write_lock
 from store.money import Money
 
 logger = logging.getLogger("store.payment")
@@ -132,6 +133,7 @@ def _client(secret_key: str, api_base: str) -> stripe.StripeClient:
 
 def _client_for(settings: Settings | None) -> stripe.StripeClient:
     # Keyed by the two values that matter: Settings itself is not hashable.
+    assert_no_write_lock("a call to Stripe")  # every call starts here
     settings = settings or get_settings()
     return _client(settings.stripe_secret_key, settings.stripe_api_base.rstrip("/"))
 

@@ -19,11 +19,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import insert
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
+from store.db import insert_unless_present
 from store.metrics import count_webhook
 from store.webhook.models import InboundEvent
 
@@ -69,22 +67,7 @@ def store_inbound(
     event arrives many times at once: the unique index lets exactly one insert through.
     """
     values = {"source": source, "external_id": external_id[:128], "type": type[:80], "payload": payload}
-    dialect = session.get_bind().dialect.name
-    stmt: Any
-    if dialect == "postgresql":
-        stmt = (
-            pg_insert(InboundEvent)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["source", "external_id"])
-        )
-    elif dialect == "sqlite":
-        stmt = (
-            sqlite_insert(InboundEvent)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["source", "external_id"])
-        )
-    else:  # pragma: no cover - other databases: a plain insert in a savepoint
-        stmt = insert(InboundEvent).values(**values)
+    stmt = insert_unless_present(session, InboundEvent, unique=["source", "external_id"], values=values)
     new_id = session.execute(stmt.returning(InboundEvent.id)).scalar_one_or_none()  # type: ignore[attr-defined]
     if new_id is None:
         log.info("duplicate webhook ignored", extra={"source": source, "external_id": external_id})

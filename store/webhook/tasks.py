@@ -61,7 +61,7 @@ def process_now(event_id: int) -> bool:
 def sweep_unprocessed(*, older_than: timedelta = SWEEP_AFTER) -> int:
     """Process events left unprocessed (a lost enqueue, a crash, an earlier failure). How many were done."""
     cutoff = utcnow() - older_than
-    with unit_of_work() as session:
+    with unit_of_work(write=False) as session:
         ids = session.exec(
             select(InboundEvent.id)
             .where(

@@ -19,6 +19,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 from tenacity.wait import wait_exponential_jitter
 
 from store.config import Settings
+from store.db import assert_no_write_lock
 from store.fulfilment.providers.base import (
     ProviderConfigError,
     ProviderError,
@@ -291,6 +292,7 @@ class PrintfulProvider:
         external_id: str | None = None,
     ) -> Any:
         """One request; returns Printful's `result` or raises a typed error."""
+        assert_no_write_lock(f"Printful {method} {path}")
         try:
             resp = self._client.request(
                 method, self._base + path, json=json, params=params, headers=self._headers, timeout=TIMEOUT

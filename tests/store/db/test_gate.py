@@ -190,7 +190,9 @@ def test_a_wait_longer_than_the_bound_fails_naming_the_holder(
     assert _count(scratch) == 1
 
 
-def test_a_write_lock_held_too_long_in_tests_is_recorded(scratch: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_write_lock_held_too_long_in_tests_is_recorded(
+    scratch: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(store_db, "HOLD_WARN_SECONDS", 0.05)
     monkeypatch.setattr(store_db, "HOLD_FAIL_SECONDS", 0.1)
     with unit_of_work(scratch, write=False) as session:
@@ -285,7 +287,9 @@ def test_another_process_holding_the_lock_is_waited_for_and_a_crashed_one_lets_g
     assert _count(scratch) == 1
 
 
-def test_a_process_that_never_lets_go_makes_a_clear_error(scratch: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_process_that_never_lets_go_makes_a_clear_error(
+    scratch: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(store_db, "GATE_WAIT_SECONDS", 0.3)
     lock_file = os.path.abspath(str(scratch.url.database)) + "-writegate"
     other = _hold_in_other_process(lock_file, 3)

@@ -64,9 +64,8 @@ def test_a_released_savepoint_inside_one_that_rolls_back_loses_its_actions(
                 on_commit(session, note(ran, "inner, released"))
             on_commit(session, note(ran, "outer savepoint"))
             raise RuntimeError("the outer savepoint fails")
-        with session.begin_nested():
-            with session.begin_nested():
-                on_commit(session, note(ran, "kept, two levels down"))
+        with session.begin_nested(), session.begin_nested():
+            on_commit(session, note(ran, "kept, two levels down"))
     assert ran == ["kept, two levels down"]
 
 
