@@ -25,5 +25,3 @@ class OutboundEmail(SQLModel, table=True):
     sent_at: datetime | None = Field(default=None, index=True)
     attempts: int = 0
     last_error: str = ""
-    # While one worker talks to the SMTP server (outside any transaction), nobody else sends it.
-    lease_until: datetime | None = None

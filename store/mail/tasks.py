@@ -6,7 +6,6 @@ import logging
 from datetime import timedelta
 
 from huey import crontab
-from sqlalchemy import update
 from sqlmodel import col, select
 
 from store.config import get_settings
@@ -18,7 +17,6 @@ from store.timeutil import utcnow
 
 log = logging.getLogger("store.mail")
 MAX_ATTEMPTS = 8
-SEND_LEASE = timedelta(minutes=5)  # SMTP_TIMEOUT is 20 s per step (connect, TLS, login, send)
 
 
 @huey.task(retries=3, retry_delay=30)
@@ -27,44 +25,31 @@ def send_email(key: str) -> None:
 
 
 def send_now(key: str) -> bool:
-    """Send one queued email, at most once. True if this call sent it.
-
-    Three steps, like every outside call: claim it with a lease (committed), talk to the SMTP server
-    outside any transaction, record the result. While the lease runs no other worker (the job and
-    the sweep may race) sends it; a worker that dies mid-way leaves the lease to run out.
-    """
     settings = get_settings()
     with unit_of_work() as session:
-        email = session.exec(select(OutboundEmail).where(OutboundEmail.key == key).with_for_update()).first()
-        now = utcnow()
+        email = session.exec(
+            select(OutboundEmail).where(OutboundEmail.key == key).with_for_update()
+        ).first()
         if email is None or email.sent_at is not None:
             return False
-        if email.lease_until is not None and email.lease_until > now:
-            return False  # another worker is sending it right now
         email.attempts += 1
-        email.lease_until = now + SEND_LEASE
+        try:
+            deliver(email, settings)
+        except Exception as exc:
+            email.last_error = f"{type(exc).__name__}: {exc}"[:500]
+            session.add(email)
+            log.warning("email not sent", extra={"email_key": key, "attempt": email.attempts})
+            raise
+        email.sent_at = utcnow()
         session.add(email)
-        email_id, attempt = email.id, email.attempts
-    try:
-        deliver(email, settings)
-    except Exception as exc:
-        _record(email_id, last_error=f"{type(exc).__name__}: {exc}"[:500], lease_until=None)
-        log.warning("email not sent", extra={"email_key": key, "attempt": attempt})
-        raise
-    _record(email_id, sent_at=utcnow(), last_error="", lease_until=None)
-    log.info("email sent", extra={"email_key": key})
-    return True
-
-
-def _record(email_id: int | None, **values: object) -> None:
-    with unit_of_work(write=False) as session:
-        session.execute(update(OutboundEmail).where(col(OutboundEmail.id) == email_id).values(**values))
+        log.info("email sent", extra={"email_key": key})
+        return True
 
 
 @huey.periodic_task(crontab(minute="*/5"))
 def sweep_unsent_emails() -> None:
     cutoff = utcnow() - timedelta(minutes=2)
-    with unit_of_work(write=False) as session:
+    with unit_of_work() as session:
         keys = session.exec(
             select(OutboundEmail.key).where(
                 col(OutboundEmail.sent_at).is_(None),

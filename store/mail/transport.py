@@ -12,7 +12,6 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from store.config import Settings
-from store.db import assert_no_write_lock
 from store.mail.models import OutboundEmail
 
 SMTP_TIMEOUT = 20
@@ -34,7 +33,6 @@ def build_message(email: OutboundEmail, settings: Settings) -> EmailMessage:
 
 
 def deliver(email: OutboundEmail, settings: Settings) -> None:
-    assert_no_write_lock("sending an email")
     msg = build_message(email, settings)
     if not settings.smtp_url:
         folder = Path(settings.outbox_dir)
