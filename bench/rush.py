@@ -345,7 +345,7 @@ def staff(t: Target, rec: Recorder) -> None:
 def webhooks(t: Target, rec: Recorder, rate: float) -> None:
     """Stripe and Printful webhooks at `rate` a second in all, signed; a third are repeats."""
     from tests.fakes.printful import build_webhook
-    from tests.store.webhook.stripe_events import intent_event, sign
+    from tests.fakes.stripe_events import intent_event, sign
 
     sent: list[tuple[str, bytes, dict[str, str]]] = []
     lock = threading.Lock()

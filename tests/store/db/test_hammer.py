@@ -17,6 +17,7 @@ from sqlmodel import Session, func, select
 
 from store.auth.models import StaffSession
 from tests.conftest import csrf_from
+from tests.factories import make_product
 from tests.store.db.servers import Stack, running_stack
 
 pytestmark = pytest.mark.slow
@@ -84,30 +85,11 @@ def test_staff_login_from_16_threads(db: Session, make_staff: Callable[..., str]
     assert count(db, StaffSession) == THREADS
 
 
-def _product(db: Session) -> None:
-    from catalog import service as catalogue
-
-    catalogue.ensure_collections(db)
-    form = catalogue.ProductForm(
-        title="Hammer shirt",
-        slug="hammer-shirt",
-        description="Worn by every thread.",
-        collection="t-shirts",
-        price="25.00",
-        sizes="S, M",
-        colours="Black",
-        tags="",
-        published=True,
-    )
-    catalogue.save_product(db, form=form, product=None, photo_key=None)
-    db.commit()
-
-
 def test_add_to_cart_from_16_threads(db: Session, tmp_path: Path) -> None:
     from store.cart.models import Cart, CartLine
 
     # given a shirt in two sizes
-    _product(db)
+    make_product(db, "Hammer shirt", slug="hammer-shirt", sizes="S, M", colours="Black")
     visitors_per_thread = 3
 
     with running_stack(tmp_path) as stack:
@@ -180,9 +162,9 @@ def test_stripe_and_printful_webhooks_from_16_threads(db: Session, tmp_path: Pat
     from store.mail.models import OutboundEmail
     from store.order.models import Order, OrderEvent
     from store.webhook.models import InboundEvent
+    from tests.factories import make_paid_order
     from tests.fakes.printful import spawn_fake_printful
-    from tests.store.order.factories import make_paid_order
-    from tests.store.webhook.stripe_events import intent_event, sign
+    from tests.fakes.stripe_events import intent_event, sign
 
     secret, token = "pf-hammer-secret", "pf-hammer-token"
     orders = [make_paid_order(db, paid=False) for _ in range(20)]
