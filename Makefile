@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean-venv
+.PHONY: run test lint bench bench-rush clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/shop_bench.py
+
+# A rush of buyers on SQLite and PostgreSQL + Redis, then POST /cart/add under wrk against bare uvicorn.
+# RUSH_ARGS="--duration 10 --db sqlite" for a short trial; "--ref-tree ../old-checkout" to compare.
+bench-rush: $(STAMP)
+	$(BIN)/python bench/rush.py --wrk $(RUSH_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

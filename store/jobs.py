@@ -7,16 +7,45 @@ periodic sweep rather than forgotten.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from huey import Huey, RedisHuey, SqliteHuey
+from huey import Huey, RedisHuey
 from huey.signals import SIGNAL_ENQUEUED
+from huey.storage import SqliteStorage
 
 from store.config import Settings, get_settings
+from store.db import gate_for
+
+
+class GatedSqliteStorage(SqliteStorage):
+    """huey's SQLite queue, its writes in line at a write gate like the shop database's (store.db).
+
+    huey serialises its threads with a lock, but between processes (two `serve` workers enqueueing,
+    `worker`s dequeueing) it leaves SQLite to busy-poll for up to its 5 s timeout, unfairly, and an
+    enqueue runs in the request after its commit: so a rush would see slow answers and, past the
+    timeout, "database is locked". Through the gate the queue's writers wait in order, in the kernel.
+    Reads (huey's "anything there?" poll) take no gate. Redis is the queue for more than one machine.
+    """
+
+    @contextlib.contextmanager
+    def db(self, commit: bool = False, close: bool = False) -> Iterator[Any]:
+        if not commit:
+            with super().db(commit=False, close=close) as cursor:
+                yield cursor
+            return
+        gate = gate_for(os.path.abspath(self.filename))
+        gate.acquire(statement="huey: write to the job queue")
+        try:
+            with super().db(commit=True, close=close) as cursor:
+                yield cursor
+        finally:
+            gate.release()
 
 
 def make_huey(settings: Settings) -> Huey:
@@ -27,7 +56,8 @@ def make_huey(settings: Settings) -> Huey:
         # Keep the queue next to the database it serves.
         path = Path(settings.database_url.split("///", 1)[-1]).with_name("jobs.db")
     path.parent.mkdir(parents=True, exist_ok=True)
-    return SqliteHuey("storefront", filename=str(path))
+    # timeout: SQLite's busy timeout, now only a guard against writers outside the gate.
+    return Huey("storefront", storage_class=GatedSqliteStorage, filename=str(path), timeout=30)
 
 
 def time_ordered_id() -> str:
