@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from store.config import get_settings
-from store.db import on_commit
+from store.db import known_outside_call, on_commit
 from store.errors import DomainError
 from store.fulfilment.models import Fulfilment, FulfilmentAttempt, FulfilmentStatus, Shipment
 from store.fulfilment.providers import ProviderItem, ProviderOrderRequest, Recipient
@@ -479,7 +479,8 @@ def approve(session: Session, *, order: Order, actor: str) -> Fulfilment:
     row = for_order(session, order)
     if row is None or row.status != F.needs_approval:
         raise DomainError("Only an order waiting for approval can be approved.")
-    with provider_for(row.provider) as provider:
+    # Still under the order's lock: engineer flow moves this call out of the transaction (issue 11).
+    with provider_for(row.provider) as provider, known_outside_call("staff approve at the printer"):
         try:
             answer = provider.confirm_order(order.number)
         except ProviderError as exc:
@@ -518,7 +519,8 @@ def cancel_for_order(session: Session, *, order: Order, actor: str) -> None:
         raise DomainError("This order is being sent to the printer right now; try again in a minute.")
     at_provider = row.provider != "manual" and (row.status != F.pending or row.attempts > 0)
     if at_provider:
-        with provider_for(row.provider) as provider:
+        # Still under the order's lock: engineer flow moves this call out of the transaction (issue 11).
+        with provider_for(row.provider) as provider, known_outside_call("staff cancel at the printer"):
             try:
                 provider.cancel_order(order.number)
             except ProviderError as exc:
