@@ -488,18 +488,22 @@ def _rush(
     loads = ["readers", "carts", "shoppers", "staff", "webhooks"]
     children = [
         multiprocessing.get_context("fork").Process(
-            target=_load_process, args=(n, target, args.webhook_rate, out)
+            target=_load_process, args=(n, target, args.webhook_rate, out), daemon=True
         )
         for n in loads
     ]
     for child in children:
         child.start()
     samples: dict[str, list[tuple[float, int]]] = {}
-    for _ in children:
-        _, found = out.get(timeout=args.duration + 300)
-        samples.update(found)
-    for child in children:
-        child.join(30)
+    try:
+        for _ in children:
+            _, found = out.get(timeout=args.duration + 300)
+            samples.update(found)
+    finally:
+        for child in children:
+            child.join(30)
+            if child.is_alive():
+                child.kill()
     failed, p99s = report(samples, args.duration)
 
     drained = drain(database_url, printful, timeout=args.drain)
