@@ -48,10 +48,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(BENCH))
 
-from shop_bench import WRK, _ms, free_port  # noqa: E402  (one wrk parser, one port picker)
-
+from bench.shop_bench import WRK, _ms, free_port  # noqa: E402  (one wrk parser, one port picker)
 from store.demo.articles import LAUNCH_SLUG  # noqa: E402
 from store.web import CSRF_COOKIE  # noqa: E402
 

@@ -53,7 +53,7 @@ def count(db: Session, model: type, *where: Any) -> int:
 
 def test_staff_login_from_16_threads(db: Session, make_staff: Callable[..., str], tmp_path: Path) -> None:
     # given four staff accounts
-    emails = [make_staff("fulfilment", f"desk{n}@staff.test") for n in range(4)]
+    emails = [make_staff("fulfilment", f"desk{n}@example.org") for n in range(4)]
     rounds = 5
 
     with running_stack(tmp_path) as stack:
