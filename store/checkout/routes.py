@@ -7,21 +7,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from store import throttle
 from store.auth.models import Role, StaffUser
 from store.cart import service as carts
 from store.cart.models import Cart
-from store.checkout import discounts, service, shipping
+from store.checkout import discounts, payments, service, shipping
 from store.checkout.models import Discount
-from store.db import get_engine, unit_of_work
 from store.deps import Db, WriteDb, require_role
-from store.errors import Conflict, DomainError, NotFound
+from store.errors import DomainError, NotFound
 from store.money import Money
-from store.order.models import Order, OrderStatus, Payment
-from store.payment import PaymentError, PaymentUnavailable, create_setup_intent, pay, retrieve_payment
+from store.order.models import Order
 from store.throttle import CheckoutCardAttempt
 from store.web import redirect, render
 
@@ -31,10 +28,6 @@ router = APIRouter()
 FormText = Annotated[str, Form()]
 CatalogueStaff = Annotated[StaffUser, Depends(require_role(Role.catalogue))]
 Owner = Annotated[StaffUser, Depends(require_role(Role.owner))]
-
-GENERIC_PAY_ERROR = "Something went wrong and you have not been charged. Please try again."
-UNAVAILABLE_MESSAGE = "We couldn't reach our card processor just now. Please try again in a moment."
-SETTLED_STATUSES = {s.value for s in OrderStatus} - {OrderStatus.pending_payment, OrderStatus.cancelled}
 
 
 # --- pages ---------------------------------------------------------------------------------------
@@ -178,7 +171,7 @@ def complete(request: Request, token: str, db: Db) -> Response:
         {
             "order": order,
             "lines": service.order_lines(db, order),
-            "paid": order.status in SETTLED_STATUSES,
+            "paid": order.status in payments.SETTLED_STATUSES,
             "country_name": shipping.COUNTRY_NAMES.get(order.country, order.country),
         },
     )
@@ -187,32 +180,27 @@ def complete(request: Request, token: str, db: Db) -> Response:
     return response
 
 
-# --- card payment (JSON for static/js/card-payment.js) -------------------------------------------
+# --- card payment (JSON for static/js/card-payment.js; store.checkout.payments does the work) -----
+
+# What each outcome answers: 200 for what Stripe said about the card, 4xx for the shopper's input or
+# a changed order, 502/503 only when Stripe itself failed or could not be reached.
+PAY_HTTP_STATUS = {"bad_input": 400, "expired": 404, "conflict": 409, "unavailable": 503, "error": 502}
 
 
 def _json(body: dict[str, Any], status_code: int = 200) -> JSONResponse:
     return JSONResponse(body, status_code=status_code, headers={"Cache-Control": "no-store"})
 
 
-def _settled(order: Order) -> JSONResponse:
-    if order.status in SETTLED_STATUSES:
-        return _json({"status": "succeeded", "redirect": service.complete_url(order)})
-    return _json({"message": "This order was cancelled. Please start again from your cart."}, 409)
-
-
 @router.post("/checkout/card/setup", name="checkout.card_setup")
 def card_setup(card_attempt: CheckoutCardAttempt, order: Annotated[str, Form()] = "") -> JSONResponse:
-    with unit_of_work(get_engine(), write=False) as session:
-        found = session.exec(select(Order).where(Order.token == order)).first() if order else None
-        if found is None:
-            return _json({"message": "Your order has expired. Please go back to your cart."}, 404)
-        if found.status != OrderStatus.pending_payment:
-            return _settled(found)
-    try:
-        setup = create_setup_intent()
-    except PaymentError:
-        return _json({"message": UNAVAILABLE_MESSAGE}, 503)
-    return _json({"client_secret": setup.client_secret})
+    outcome = payments.setup_card(order_token=order)
+    if outcome.status == "ready":
+        return _json({"client_secret": outcome.client_secret})
+    if outcome.status == "succeeded":
+        return _json({"status": "succeeded", "redirect": outcome.redirect})
+    return _json(
+        {"message": outcome.message}, {"expired": 404, "conflict": 409, "unavailable": 503}[outcome.status]
+    )
 
 
 @router.post("/checkout/card/pay", name="checkout.card_pay")
@@ -224,75 +212,30 @@ def card_pay(
     payment_method: Annotated[str, Form()] = "",
     payment_intent: Annotated[str, Form()] = "",
 ) -> JSONResponse:
-    """Pay for the order with a pm_… (a new attempt, or the same one again), or, after 3-D Secure,
-    ask Stripe how the order's own intent ended. Three short steps: record, ask Stripe, record."""
-    payment_method = payment_method.strip()[:120]
-    payment_intent = payment_intent.strip()[:120]
-    if not payment_method.startswith("pm_") and not payment_intent.startswith("pi_"):
-        return _json({"message": GENERIC_PAY_ERROR}, 400)
-    # 1. The attempt and its idempotency key, committed before Stripe hears of it.
-    for _ in range(2):
-        try:
-            with unit_of_work(get_engine()) as session:
-                found = session.exec(select(Order).where(Order.token == order)).first() if order else None
-                if found is None:
-                    return _json({"message": "Your order has expired. Please go back to your cart."}, 404)
-                if found.status != OrderStatus.pending_payment:
-                    return _settled(found)
-                if amount.strip() != str(found.total):
-                    return _json(
-                        {"message": "Your order changed in another window. Please reload this page."}, 409
-                    )
-                if payment_intent:
-                    payment = service.payment_for_intent(session, order=found, intent_id=payment_intent)
-                    if payment is None:
-                        log.warning(
-                            "intent not of this order",
-                            extra={"order": found.number, "intent": payment_intent},
-                        )
-                        return _json({"message": GENERIC_PAY_ERROR}, 400)
-                else:
-                    payment = service.begin_attempt(session, order=found, payment_method=payment_method)
-                order_id, payment_id, number = found.id, payment.id, found.number
-                key, charge = payment.idempotency_key, Money(payment.amount, payment.currency)
-            break
-        except Conflict as exc:
-            return _json({"message": exc.message}, 409)
-        except DomainError as exc:
-            return _json({"message": exc.message}, 400)
-        except IntegrityError:  # the same pm_… raced in from a double click: read the winner's attempt
-            continue
-    else:
-        return _json({"message": GENERIC_PAY_ERROR}, 409)
-    # 2. Stripe, outside any transaction.
-    try:
-        if payment_intent:
-            result = retrieve_payment(payment_intent)
-        else:
-            result = pay(
-                amount=charge,
-                payment_method=payment_method,
-                idempotency_key=key,
-                metadata={"order_number": number},
-            )
-    except PaymentUnavailable:
-        return _json({"message": UNAVAILABLE_MESSAGE}, 503)
-    except PaymentError:
-        log.exception("payment refused by stripe", extra={"order": number, "key": key})
-        return _json({"message": GENERIC_PAY_ERROR}, 502)
-    # 3. What it said: paid (the one idempotent path), needs 3-D Secure, or declined.
-    with unit_of_work(get_engine()) as session:
-        current = session.get(Order, order_id)
-        attempt = session.get(Payment, payment_id)
-        assert current is not None and attempt is not None
-        answer = service.apply_result(session, order=current, payment=attempt, result=result)
-    throttle.record_outcome(request, answer["status"])
-    response = _json(answer)
-    if answer["status"] == "succeeded":
+    """Pay for the order with a pm_…, or after 3-D Secure ask how its intent ended."""
+    outcome = payments.pay_order(
+        order_token=order, amount=amount, payment_method=payment_method, payment_intent=payment_intent
+    )
+    # A decline counts double against card testing; so does a payment method Stripe never issued.
+    throttle.record_outcome(request, "failed" if outcome.stripe_refused else outcome.status)
+    if outcome.status == "succeeded":
+        response = _json({"status": "succeeded", "redirect": outcome.redirect})
         decoded = carts.decode_cookie(request.cookies.get(carts.CART_COOKIE))
         if decoded is not None:
             carts.set_cart_cookie(request, response, Cart(token=decoded[0]), 0)
-    return response
+        return response
+    if outcome.status == "requires_action":
+        return _json(
+            {
+                "status": "requires_action",
+                "client_secret": outcome.client_secret,
+                "payment_intent": outcome.payment_intent,
+            }
+        )
+    if outcome.status == "failed":
+        return _json({"status": "failed", "message": outcome.message})
+    status_code = 422 if outcome.stripe_refused else PAY_HTTP_STATUS[outcome.status]
+    return _json({"message": outcome.message}, status_code)
 
 
 # --- staff: discounts (catalogue) and shipping (owner) -------------------------------------------

@@ -1,8 +1,8 @@
-"""Checkout rules: the delivery form, the summary, placing the pending order, and card payment attempts.
+"""Checkout rules: the delivery form, the summary and placing the pending order.
 
-Services never commit. The payment route owns two short transactions around the call to Stripe:
-the attempt (with its idempotency key) is committed BEFORE Stripe is asked, and the answer is
-recorded after, so a crash in between leaves a key we can safely retry with.
+Services never commit. Paying for the order (attempts, idempotency keys, the calls to Stripe) is
+store.checkout.payments; the live shipping rate is fetched before the order's transaction (see
+`live_shipping`), never inside it.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete
@@ -19,14 +18,12 @@ from sqlmodel import Session, col, select
 
 from store.cart import service as carts
 from store.cart.models import Cart
-from store.checkout import discounts, shipping, unpaid
-from store.checkout.models import PaymentAttempt
+from store.checkout import discounts, shipping
 from store.checkout.pricing import DiscountRule, LineIn, Quote, quote
 from store.config import Settings, get_settings
-from store.errors import Conflict, DomainError
+from store.errors import DomainError
 from store.order import service as orders
 from store.order.models import Order, OrderLine, OrderStatus, Payment
-from store.payment import PaymentResult
 from store.text import is_email_address
 from store.timeutil import utcnow
 
@@ -45,9 +42,7 @@ POSTCODE_RES = {
     "CA": re.compile(r"^[A-Z]\d[A-Z] ?\d[A-Z]\d$"),
 }
 NO_POSTCODE = frozenset({"IE"})  # Eircodes are optional for delivery
-IN_FLIGHT_WINDOW = timedelta(seconds=30)
 LIVE_PAYMENT_STATUSES = ("created", "requires_action", "processing", "succeeded")
-ORDER_CANCELLED = "This order was cancelled. Please start again from your cart."
 
 
 @dataclass
@@ -363,122 +358,5 @@ def order_lines(session: Session, order: Order) -> list[OrderLine]:
     )
 
 
-# --- card payment attempts -----------------------------------------------------------------------
-
-
-def begin_attempt(session: Session, *, order: Order, payment_method: str) -> Payment:
-    """The Payment (with its idempotency key) for paying `order` with `payment_method`.
-
-    The same pm_… always gets the same attempt, so the same key: Stripe answers a repeat with the
-    same intent and never charges twice. A new pm_… is a new attempt `order-{number}-pay-{n}`.
-    """
-    assert order.id is not None
-    if not unpaid.claim_for_payment(session, order=order):
-        raise Conflict(ORDER_CANCELLED)
-    known = session.exec(
-        select(PaymentAttempt).where(PaymentAttempt.payment_method == payment_method)
-    ).first()
-    if known is not None:
-        if known.order_id != order.id:
-            raise DomainError("That card was set up for another order. Please enter your card again.")
-        payment = session.get(Payment, known.payment_id)
-        assert payment is not None
-        return payment
-    cutoff = utcnow() - IN_FLIGHT_WINDOW
-    for earlier in session.exec(
-        select(Payment).where(Payment.order_id == order.id, Payment.status == "created")
-    ):
-        created_at = (
-            earlier.created_at
-            if earlier.created_at.tzinfo
-            else earlier.created_at.replace(tzinfo=cutoff.tzinfo)
-        )
-        if created_at > cutoff:
-            raise Conflict(
-                "We're still waiting to hear about your last payment attempt. "
-                "Please try again in a few seconds."
-            )
-    attempts = session.exec(select(PaymentAttempt.attempt).where(PaymentAttempt.order_id == order.id)).all()
-    number = max(attempts, default=0) + 1
-    payment = Payment(
-        order_id=order.id,
-        idempotency_key=f"order-{order.number}-pay-{number}",
-        amount=order.total,
-        currency=order.currency,
-        status="created",
-    )
-    session.add(payment)
-    session.flush()
-    assert payment.id is not None
-    session.add(
-        PaymentAttempt(
-            order_id=order.id, attempt=number, payment_method=payment_method, payment_id=payment.id
-        )
-    )
-    session.flush()
-    log.info(
-        "payment attempt", extra={"order": order.number, "attempt": number, "key": payment.idempotency_key}
-    )
-    return payment
-
-
 def complete_url(order: Order) -> str:
     return f"/checkout/complete/{order.token}"
-
-
-def apply_result(
-    session: Session, *, order: Order, payment: Payment, result: PaymentResult
-) -> dict[str, Any]:
-    """Record what Stripe said about an attempt and answer the page (card-payment.js's JSON)."""
-    if result.intent_id and payment.intent_id is None:
-        payment.intent_id = result.intent_id
-    payment.status = result.status
-    payment.failure_message = result.decline_message or ""
-    payment.updated_at = utcnow()
-    session.add(payment)
-    session.flush()
-    if result.status == "succeeded":
-        assert result.intent_id is not None
-        orders.mark_paid(
-            session, order=order, intent_id=result.intent_id, amount=result.amount.amount, actor="checkout"
-        )
-        session.refresh(order)
-        if order.status == OrderStatus.cancelled:  # mark_paid has flagged it for a refund
-            return {
-                "status": "failed",
-                "message": "This order was cancelled before your payment arrived. We'll refund it in full; "
-                "please don't pay again.",
-            }
-        if order.status == OrderStatus.pending_payment:
-            log.error("payment succeeded but the order is not paid", extra={"order": order.number})
-            return {
-                "status": "failed",
-                "message": "We received your payment but need to check it. We'll email you shortly; "
-                "please don't pay again.",
-            }
-        for cart in session.exec(select(Cart).where(Cart.order_id == order.id)).all():
-            carts.clear(session, cart=cart)
-        return {"status": "succeeded", "redirect": complete_url(order)}
-    if result.status == "requires_action":
-        return {
-            "status": "requires_action",
-            "client_secret": result.client_secret,
-            "payment_intent": result.intent_id,
-        }
-    if result.status == "processing":
-        return {"status": "succeeded", "redirect": complete_url(order)}
-    orders.record_event(
-        session,
-        order,
-        kind="payment",
-        actor="checkout",
-        message=f"Payment attempt not completed: {result.decline_message}",
-    )
-    return {"status": "failed", "message": result.decline_message or "Your card was declined."}
-
-
-def payment_for_intent(session: Session, *, order: Order, intent_id: str) -> Payment | None:
-    """The attempt of THIS order that created `intent_id`, or None (then the page must not be trusted)."""
-    return session.exec(
-        select(Payment).where(Payment.intent_id == intent_id, Payment.order_id == order.id)
-    ).first()

@@ -217,6 +217,19 @@ def record_payment_failed(
     )
 
 
+def record_payment_declined(
+    session: Session, *, order: Order, intent_id: str | None, message: str, actor: str
+) -> None:
+    """An attempt at checkout that Stripe declined (or 3-D Secure failed): on the timeline only."""
+    record_event(
+        session,
+        order,
+        kind="payment",
+        actor=actor,
+        message=f"Payment attempt not completed: {message}",
+    )
+
+
 # --------------------------------------------------------------------------------------------------
 # Refunds and cancellation. The Stripe call itself is in store.order.refunds (outside any transaction);
 # here: the rules and the rows.

@@ -3,6 +3,7 @@
 from store.payment.gateway import (
     IdempotencyKeyReused,
     PaymentError,
+    PaymentMethodRefused,
     PaymentResult,
     PaymentStatus,
     PaymentUnavailable,
@@ -26,6 +27,7 @@ from store.payment.gateway import (
 __all__ = [
     "IdempotencyKeyReused",
     "PaymentError",
+    "PaymentMethodRefused",
     "PaymentResult",
     "PaymentStatus",
     "PaymentUnavailable",

@@ -54,6 +54,13 @@ class IdempotencyKeyReused(PaymentError):
     """The idempotency key was first used with different parameters (say, a changed amount)."""
 
 
+class PaymentMethodRefused(PaymentError):
+    """Stripe does not know (or will not use) the payment method the page sent: bad input, not an outage.
+
+    Real Stripe answers 400 `resource_missing` (param `payment_method`); localstripe answers 404.
+    """
+
+
 class RefundRefused(PaymentError):
     """Stripe would not make this refund (already refunded, more than is left, failed payment…)."""
 
@@ -154,6 +161,14 @@ def _translate(exc: stripe.StripeError, action: str, key: str | None = None) -> 
         return PaymentError(f"{action}: Stripe refused the API key; check STORE_STRIPE_SECRET_KEY")
     logger.error("stripe refused %s (key %s): %s", action, key, detail)
     return PaymentError(detail)
+
+
+def _bad_payment_method(exc: stripe.StripeError) -> bool:
+    """An InvalidRequestError about the payment method itself (unknown, used up, not a card)."""
+    if not isinstance(exc, stripe.InvalidRequestError) or isinstance(exc, stripe.IdempotencyError):
+        return False
+    param = str(getattr(exc, "param", "") or "")
+    return "payment_method" in param or exc.http_status == 404 or exc.code == "resource_missing"
 
 
 def _get(obj: Any, name: str) -> Any:
@@ -318,6 +333,9 @@ def pay(
     except stripe.CardError as exc:
         return _declined(client, exc, amount, idempotency_key)
     except stripe.StripeError as exc:
+        if _bad_payment_method(exc):
+            logger.info("stripe refused payment method (key %s): %s", idempotency_key, exc.code)
+            raise PaymentMethodRefused(f"pay: {exc.user_message or exc.code}") from exc
         raise _translate(exc, "pay", idempotency_key) from exc
     result = _result_from_intent(intent)
     logger.info("stripe payment %s %s (key %s)", result.intent_id, result.stripe_status, idempotency_key)
@@ -507,6 +525,27 @@ def _subscription_result(client: stripe.StripeClient, subscription: Any) -> Subs
     return SubscriptionResult(customer_id, subscription.id, "failed", None, _NOT_COMPLETED)
 
 
+def _new_customer(
+    client: stripe.StripeClient, email: str, name: str, payment_method: str, metadata: dict[str, str], key: str
+) -> Any:
+    try:
+        return client.v1.customers.create(
+            params={
+                "email": email,
+                "name": name,
+                "payment_method": payment_method,
+                "invoice_settings": {"default_payment_method": payment_method},
+                "metadata": metadata,
+            },
+            options={"idempotency_key": f"{key}-customer"},
+        )
+    except stripe.InvalidRequestError as exc:
+        if _bad_payment_method(exc):  # the only thing a new customer can miss is the card
+            logger.info("stripe refused payment method (key %s): %s", key, exc.code)
+            raise PaymentMethodRefused(f"start monthly support: {exc.user_message or exc.code}") from exc
+        raise
+
+
 def start_monthly_support(
     *,
     email: str,
@@ -528,16 +567,7 @@ def start_monthly_support(
     extra = dict(metadata or {})
     customer_id: str | None = None
     try:
-        customer = client.v1.customers.create(
-            params={
-                "email": email,
-                "name": name,
-                "payment_method": payment_method,
-                "invoice_settings": {"default_payment_method": payment_method},
-                "metadata": extra,
-            },
-            options={"idempotency_key": f"{idempotency_key}-customer"},
-        )
+        customer = _new_customer(client, email, name, payment_method, extra, idempotency_key)
         customer_id = customer.id
         plan_id = _ensure_monthly_plan(client, amount)
         subscription = client.v1.subscriptions.create(

@@ -208,3 +208,24 @@ def test_pay_without_csrf_is_403_and_charges_nothing(shop, db, stripe_env, place
     assert r.status_code == 403
     assert list_payment_intents(stripe_env) == []
     assert the_order(db).status == "pending_payment"
+
+
+def test_a_made_up_payment_method_is_bad_input_not_a_server_error(shop, db, stripe_env, placed) -> None:  # type: ignore[no-untyped-def]
+    # when: the page sends a pm_… Stripe has never heard of (issue 15 item 9)
+    r = post_pay(shop, placed, payment_method="pm_madeUpByACardTester")
+
+    # then: 422 with a message card-payment.js shows; nothing charged, the order still payable
+    assert r.status_code == 422
+    assert r.json() == {
+        "message": "Your card details didn't come through. Please enter your card again.",
+    }
+    assert list_payment_intents(stripe_env) == []
+    assert the_order(db).status == "pending_payment"
+    db.rollback()
+    [payment] = db.exec(select(Payment)).all()
+    assert payment.status == "failed"
+    # and: a real card straight after pays (the refused attempt is not left "in flight")
+    good = post_pay(shop, placed, payment_method=make_payment_method(stripe_env, CARD_SUCCEEDS))
+    assert good.status_code == 200
+    assert good.json()["status"] == "succeeded"
+    assert the_order(db).status in PAID

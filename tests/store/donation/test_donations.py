@@ -323,3 +323,40 @@ def test_reconcile_finishes_a_donation_left_processing_without_a_second_charge(c
     assert [p.amount for p in rows(db, DonationPayment)] == [900]
     mine = [i for i in list_payment_intents(localstripe_url) if i["metadata"].get("donation") == ref]
     assert len(mine) == 1
+
+
+def test_a_made_up_payment_method_is_bad_input_not_a_server_error(client, db, localstripe_url):
+    # given: a filled-in donation form (issue 15 item 9)
+    fields = open_form(client)
+    form = fields | {"amount": "5", "frequency": "one_off", "email": "d@example.org", "full_name": "Dora"}
+    headers = {"X-CSRF-Token": fields["csrf_token"]}
+
+    # when: the page sends a pm_… Stripe has never heard of
+    r = client.post("/donate/card/pay", data=form | {"payment_method": "pm_madeUpByACardTester"}, headers=headers)
+
+    # then: 422 with a message the page shows, nothing charged
+    assert r.status_code == 422
+    assert r.json() == {
+        "message": "Your card details didn't come through. Please enter your card again.",
+        "field": "card",
+    }
+    assert [d.status for d in rows(db, Donation)] == ["failed"]
+    assert [i for i in list_payment_intents(localstripe_url) if i["metadata"].get("donation")] == []
+
+    # and: a real card straight after pays once
+    paid = donate(client, localstripe_url, amount="5", card=CARD_SUCCEEDS, fields=fields)
+    assert paid["json"]["status"] == "succeeded"
+    assert [d.status for d in rows(db, Donation)] == ["succeeded"]
+
+
+def test_a_made_up_payment_method_for_monthly_support_is_bad_input(client, db, localstripe_url):
+    fields = open_form(client)
+    form = fields | {"amount": "5", "frequency": "monthly", "email": "m@example.org", "full_name": "Mo"}
+    r = client.post(
+        "/donate/card/pay",
+        data=form | {"payment_method": "pm_madeUpByACardTester"},
+        headers={"X-CSRF-Token": fields["csrf_token"]},
+    )
+    assert r.status_code == 422
+    assert r.json()["message"] == "Your card details didn't come through. Please enter your card again."
+    assert [d.status for d in rows(db, Donation)] == ["failed"]
