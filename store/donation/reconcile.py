@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from store import payment
 from store.db import unit_of_work
-from store.donation import repository, service
+from store.donation import payments, repository
 from store.donation.models import DonationStatus
 from store.timeutil import utcnow
 
@@ -29,14 +29,14 @@ def reconcile(*, older_than_minutes: int = 30) -> Iterator[str]:
             if d.status == DonationStatus.processing and d.idempotency_key and d.payment_method
         ]
     for donation in stale:
-        attempt = service.attempt_for(donation, replay=True)
+        attempt = payments.attempt_for(donation, replay=True)
         try:
-            result = service.charge(attempt)
+            result = payments.charge(attempt)
         except payment.PaymentError:
             log.warning(
                 "reconcile could not ask Stripe about a donation", extra={"donation": donation.reference}
             )
             continue
         with unit_of_work() as session:
-            outcome = service.record_result(session, reference=donation.reference, result=result)
+            outcome = payments.record_result(session, reference=donation.reference, result=result)
         yield f"donation {donation.reference[:12]}: processing -> {outcome.status}"

@@ -8,15 +8,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.datastructures import FormData
 
-from store import payment, throttle
+from store import throttle
 from store.auth.models import Role, StaffUser
-from store.db import unit_of_work
 from store.deps import Db, require_role
-from store.donation import repository, service
+from store.donation import payments, repository, service
 from store.donation.models import DonationKind, DonationStatus
-from store.errors import Conflict, DomainError, prefers_html
+from store.errors import DomainError, prefers_html
 from store.money import Money
 from store.throttle import DonationCardAttempt
 from store.web import FormDataDep, redirect, render
@@ -25,7 +23,6 @@ router = APIRouter()
 log = service.log
 
 Owner = Annotated[StaffUser, Depends(require_role(Role.owner))]
-UNAVAILABLE = "We couldn't reach the card processor. You have not been charged; please try again in a minute."
 
 
 @router.get("/donate", name="donation.page")
@@ -46,17 +43,18 @@ def _json_error(message: str, status_code: int = 422, field: str | None = None) 
     return JSONResponse({"message": message, "field": field}, status_code=status_code)
 
 
-def _valid_form(data: FormData) -> tuple[service.DonationForm, Any, Any]:
-    form = service.DonationForm.from_mapping(data)
-    amount = form.validate()  # DomainError: caller answers 422 with the message
-    return form, amount, data
+# What each refusal answers: 4xx for the donor's input or an attempt in flight, 502/503 only when Stripe
+# itself failed or could not be reached.
+HTTP_STATUS = {"bad_input": 422, "conflict": 409, "unavailable": 503, "error": 502}
 
 
-def _refused(request: Request, data: FormData, exc: DomainError) -> Response:
+def _refused(
+    request: Request, data: FormDataDep, outcome: payments.Outcome | payments.SetupOutcome
+) -> Response:
     """Bad input: JSON for the page's script; a browser without it gets the form again (422), the
     values kept and the message beside its field."""
     if not prefers_html(request):
-        return _json_error(exc.message, field=exc.field)
+        return _json_error(outcome.message, HTTP_STATUS[outcome.status], field=outcome.field)
     form = service.DonationForm.from_mapping(data)
     with contextlib.suppress(DomainError):
         form.validate()
@@ -67,23 +65,18 @@ def _refused(request: Request, data: FormData, exc: DomainError) -> Response:
 
 @router.post("/donate/card/setup", name="donation.card_setup")
 def card_setup(request: Request, data: FormDataDep, card_attempt: DonationCardAttempt) -> Response:
-    try:
-        form, _amount, _data = _valid_form(data)
-    except DomainError as exc:
-        return _refused(request, data, exc)
-    try:
-        if form.frequency == DonationKind.monthly:  # the card will be charged again each month
-            setup = payment.create_setup_intent(usage="off_session")
-        else:
-            setup = payment.create_setup_intent(usage="on_session")
-    except payment.PaymentError:
-        log.warning("setup intent failed for a donation")
-        return _json_error(UNAVAILABLE, 503)
-    return JSONResponse({"client_secret": setup.client_secret}, headers={"Cache-Control": "no-store"})
+    outcome = payments.setup_card(service.DonationForm.from_mapping(data))
+    if outcome.status == "bad_input":
+        return _refused(request, data, outcome)
+    if outcome.status != "ready":
+        return _json_error(outcome.message, HTTP_STATUS[outcome.status], field=outcome.field)
+    return JSONResponse({"client_secret": outcome.client_secret}, headers={"Cache-Control": "no-store"})
 
 
-def _answer(request: Request, reference: str, outcome: service.Outcome) -> JSONResponse:
-    throttle.record_outcome(request, outcome.status)
+def _answer(request: Request, data: FormDataDep, outcome: payments.Outcome) -> Response:
+    # A decline counts double against card testing; so does a payment method Stripe never issued.
+    throttle.record_outcome(request, "failed" if outcome.stripe_refused else outcome.status)
+    reference = str(data.get("reference") or "")
     if outcome.status == "succeeded":
         body: dict[str, Any] = {
             "status": "succeeded",
@@ -95,50 +88,24 @@ def _answer(request: Request, reference: str, outcome: service.Outcome) -> JSONR
             "client_secret": outcome.client_secret,
             "payment_intent": outcome.payment_intent,
         }
-    else:
+    elif outcome.status == "failed":
         body = {"status": "failed", "message": outcome.message}
+    elif outcome.status == "bad_input" and not outcome.stripe_refused:
+        return _refused(request, data, outcome)
+    else:
+        return _json_error(outcome.message, HTTP_STATUS[outcome.status], field=outcome.field)
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 
 @router.post("/donate/card/pay", name="donation.card_pay")
 def card_pay(request: Request, db: Db, data: FormDataDep, card_attempt: DonationCardAttempt) -> Response:
-    try:
-        form, amount, data = _valid_form(data)
-    except DomainError as exc:
-        return _refused(request, data, exc)
-    intent_id = str(data.get("payment_intent") or "")
-    try:
-        if intent_id:
-            outcome = service.after_authentication(db, reference=form.reference, intent_id=intent_id)
-            return _answer(request, form.reference, outcome)
-        payment_method = str(data.get("payment_method") or "")
-        for _round in range(2):  # at most: replay an interrupted attempt, then a fresh one
-            # Commit the attempt (its idempotency key) before calling Stripe, in its own transaction.
-            with unit_of_work() as session:
-                attempt = service.begin_attempt(
-                    session, form=form, amount=amount, payment_method=payment_method
-                )
-            if attempt.done:
-                return _answer(request, form.reference, service.Outcome("succeeded"))
-            result = service.charge(attempt)
-            if not attempt.replay:
-                break
-            with unit_of_work() as session:
-                outcome = service.record_result(session, reference=form.reference, result=result)
-            if outcome.status != "failed":
-                return _answer(request, form.reference, outcome)
-        outcome = service.record_result(db, reference=form.reference, result=result)
-    except Conflict as exc:
-        return _json_error(exc.message, 409)
-    except DomainError as exc:
-        return _json_error(exc.message, field=exc.field)
-    except payment.PaymentUnavailable:
-        log.warning("stripe unavailable for a donation", extra={"donation": form.reference})
-        return _json_error(UNAVAILABLE, 503)
-    except payment.PaymentError:
-        log.exception("donation payment error", extra={"donation": form.reference})
-        return _json_error("Something went wrong and you have not been charged. Please try again.", 502)
-    return _answer(request, form.reference, outcome)
+    form = service.DonationForm.from_mapping(data)
+    outcome = payments.donate(
+        form,
+        payment_method=str(data.get("payment_method") or ""),
+        payment_intent=str(data.get("payment_intent") or ""),
+    )
+    return _answer(request, data, outcome)
 
 
 @router.get("/donate/thank-you/{reference}", name="donation.thanks")
@@ -162,19 +129,14 @@ def manage(request: Request, token: str, db: Db) -> Response:
 @router.post("/donate/manage/{token}/cancel", name="donation.cancel")
 def cancel(request: Request, token: str, db: Db) -> Response:
     donation = service.donation_for_manage_token(db, token)
-    try:
-        service.cancel_monthly(db, donation=donation)
-    except payment.PaymentError:
-        log.warning("could not cancel monthly support", extra={"donation": donation.reference})
+    db.rollback()  # the cancellation runs its own transactions; hold no snapshot meanwhile
+    outcome = payments.cancel_monthly(reference=donation.reference)
+    if outcome.status != "succeeded":
         return render(
             request,
             "donate/manage.html",
-            {
-                "donation": donation,
-                "token": token,
-                "error": "We couldn't reach the card processor. Please try again in a minute.",
-            },
-            status_code=503,
+            {"donation": donation, "token": token, "error": outcome.message},
+            status_code=503 if outcome.status == "unavailable" else 400,
         )
     return redirect(
         request.url_for("donation.manage", token=token).path,

@@ -1,8 +1,8 @@
-"""Donation rules: validate, one attempt at a time with our own idempotency keys, record what Stripe
-says through one idempotent path (the page and the webhook both land here), thank, cancel.
+"""Donation rules: validate, record money received through one idempotent path (the page, the webhook
+and reconcile all land here), thank, cancel.
 
-Keyword-only; never commits. The Stripe calls themselves are made by the route between two
-transactions (begin_attempt commits the key first, so a crash never loses track of a charge).
+Keyword-only; never commits. Attempts, their idempotency keys and the calls to Stripe are
+store.donation.payments (the shape of store/order/refunds.py).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import logging
 import re
 import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -20,11 +20,10 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from store import payment
 from store.config import get_settings
 from store.donation import repository
 from store.donation.models import Donation, DonationKind, DonationPayment, DonationStatus
-from store.errors import Conflict, DomainError, NotFound
+from store.errors import DomainError, NotFound
 from store.mail.service import queue_email, render_email
 from store.money import Money
 from store.text import is_email_address
@@ -36,9 +35,6 @@ MIN_AMOUNT = Money(100)  # £1: below that, card fees eat the gift (and card tes
 SHORTCUTS = (5, 10, 25)
 REFERENCE_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 MANAGE_SALT = "donation-manage"
-# An attempt still with Stripe (timeouts and the SDK's retries take up to ~45 s). After this, a new
-# submit first replays the old attempt with its own key to learn how it ended, then starts afresh.
-IN_FLIGHT = timedelta(seconds=90)
 FINISHED = (DonationStatus.succeeded, DonationStatus.active, DonationStatus.cancelled)
 
 
@@ -123,123 +119,6 @@ class DonationForm:
         return amount
 
 
-# --- attempts --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Attempt:
-    reference: str
-    kind: str
-    amount: Money
-    email: str
-    full_name: str
-    idempotency_key: str
-    payment_method: str
-    replay: bool = False  # the same key and card again, to learn how an interrupted attempt ended
-    done: bool = False  # already paid: nothing to charge
-
-    @property
-    def metadata(self) -> dict[str, str]:
-        return {"kind": "donation", "donation": self.reference}
-
-
-def _article_id(session: Session, slug: str) -> int | None:
-    if not slug:
-        return None
-    from store.news import repository as news
-
-    article = news.by_slug(session, slug[:160])
-    return article.id if article is not None else None
-
-
-def begin_attempt(session: Session, *, form: DonationForm, amount: Money, payment_method: str) -> Attempt:
-    """Claim the donation for one attempt and store its idempotency key (commit before calling Stripe)."""
-    if not payment_method.startswith("pm_") or len(payment_method) > 120:
-        raise DomainError("Your card details didn't come through. Please try again.", field="card")
-    donation = repository.by_reference(session, form.reference, for_update=True)
-    if donation is None:
-        candidate = Donation(
-            reference=form.reference,
-            kind=form.frequency,
-            amount=amount.amount,
-            currency=amount.currency,
-            email=form.email,
-            full_name=form.full_name,
-            article_id=_article_id(session, form.source),
-        )
-        try:
-            with session.begin_nested():
-                session.add(candidate)
-        except IntegrityError:
-            pass
-        donation = repository.by_reference(session, form.reference, for_update=True)
-        assert donation is not None
-    if donation.status in FINISHED:
-        return attempt_for(donation, done=True)
-    now = utcnow()
-    if donation.status == DonationStatus.processing:
-        if donation.updated_at > now - IN_FLIGHT:
-            raise Conflict("Your payment is already on its way. Please wait a moment before trying again.")
-        donation.updated_at = now
-        session.add(donation)
-        log.warning("replaying an interrupted donation attempt", extra={"donation": donation.reference})
-        return attempt_for(donation, replay=True)
-    donation.kind = form.frequency
-    donation.amount = amount.amount
-    donation.currency = amount.currency
-    donation.email = form.email
-    donation.full_name = form.full_name
-    donation.attempts += 1
-    donation.idempotency_key = f"donation-{donation.reference}-{donation.attempts}"
-    donation.payment_method = payment_method
-    donation.status = DonationStatus.processing
-    donation.failure_message = ""
-    donation.updated_at = now
-    session.add(donation)
-    return attempt_for(donation)
-
-
-def attempt_for(donation: Donation, *, replay: bool = False, done: bool = False) -> Attempt:
-    return Attempt(
-        reference=donation.reference,
-        kind=donation.kind,
-        amount=donation.money(),
-        email=donation.email,
-        full_name=donation.full_name,
-        idempotency_key=donation.idempotency_key,
-        payment_method=donation.payment_method,
-        replay=replay,
-        done=done,
-    )
-
-
-def charge(attempt: Attempt) -> payment.PaymentResult | payment.SubscriptionResult:
-    """The Stripe call for an attempt. Outside any transaction; raises payment.PaymentError."""
-    if attempt.kind == DonationKind.monthly:
-        return payment.start_monthly_support(
-            email=attempt.email,
-            name=attempt.full_name,
-            amount=attempt.amount,
-            payment_method=attempt.payment_method,
-            idempotency_key=attempt.idempotency_key,
-            metadata=attempt.metadata,
-        )
-    return payment.pay(
-        amount=attempt.amount,
-        payment_method=attempt.payment_method,
-        idempotency_key=attempt.idempotency_key,
-        metadata=attempt.metadata,
-    )
-
-
-@dataclass(frozen=True)
-class Outcome:
-    status: str  # "succeeded" | "requires_action" | "failed"
-    message: str = ""
-    client_secret: str | None = field(default=None, repr=False)
-    payment_intent: str | None = None
-
-
 def get(session: Session, reference: str, *, for_update: bool = False) -> Donation:
     donation = repository.by_reference(session, reference, for_update=for_update)
     if donation is None:
@@ -247,82 +126,15 @@ def get(session: Session, reference: str, *, for_update: bool = False) -> Donati
     return donation
 
 
-def record_result(
-    session: Session, *, reference: str, result: payment.PaymentResult | payment.SubscriptionResult
-) -> Outcome:
-    donation = get(session, reference, for_update=True)
-    donation.updated_at = utcnow()
-    if isinstance(result, payment.SubscriptionResult):
-        donation.customer_id = result.customer_id or donation.customer_id
-        donation.subscription_id = result.subscription_id or donation.subscription_id
-        if result.status == "active":
-            mark_monthly_payment(session, donation=donation, amount=donation.amount, paid_at=utcnow())
-            return Outcome("succeeded")
-        if result.status == "requires_action" and result.client_secret:
-            donation.intent_id = result.client_secret.split("_secret_")[0]
-            donation.status = DonationStatus.requires_action
-            session.add(donation)
-            return Outcome(
-                "requires_action", client_secret=result.client_secret, payment_intent=donation.intent_id
-            )
-        return _failed(session, donation, result.decline_message)
-    donation.intent_id = result.intent_id or donation.intent_id
-    if result.status == "succeeded":
-        assert result.intent_id is not None
-        mark_one_off_paid(session, donation=donation, intent_id=result.intent_id, amount=result.amount.amount)
-        return Outcome("succeeded")
-    if result.status == "requires_action" and result.client_secret:
-        donation.status = DonationStatus.requires_action
-        session.add(donation)
-        return Outcome("requires_action", client_secret=result.client_secret, payment_intent=result.intent_id)
-    if result.status == "processing":
-        session.add(donation)  # stays processing: the webhook or reconcile will finish it
-        return Outcome(
-            "failed", "Your bank is still processing the payment. We'll email you when it's through."
-        )
-    return _failed(session, donation, result.decline_message)
-
-
-def _failed(session: Session, donation: Donation, message: str | None) -> Outcome:
+def mark_failed(session: Session, donation: Donation, message: str | None) -> str:
+    """This attempt did not go through (a decline, failed 3-D Secure). Returns the donor's message."""
     text = message or "The payment didn't go through. Please try again or use another card."
     if donation.status not in FINISHED:
         donation.status = DonationStatus.failed
         donation.failure_message = text[:500]
     session.add(donation)
     log.info("donation attempt failed", extra={"donation": donation.reference, "attempt": donation.attempts})
-    return Outcome("failed", text)
-
-
-def after_authentication(session: Session, *, reference: str, intent_id: str) -> Outcome:
-    """The page finished 3-D Secure: ask Stripe how the attempt stands now and record it."""
-    donation = get(session, reference)
-    if donation.status in FINISHED:
-        return Outcome("succeeded")
-    if donation.intent_id != intent_id or donation.status != DonationStatus.requires_action:
-        raise DomainError("That payment doesn't belong to this donation.", field="card")
-    result: payment.PaymentResult | payment.SubscriptionResult
-    if donation.kind == DonationKind.monthly:
-        assert donation.subscription_id is not None
-        result = payment.retrieve_monthly_support(donation.subscription_id)
-        if result.status in ("failed", "requires_action", "cancelled"):
-            payment.cancel_monthly_support(donation.subscription_id)  # leave nothing half-subscribed
-            if result.status != "failed":
-                result = payment.SubscriptionResult(
-                    result.customer_id,
-                    result.subscription_id,
-                    "failed",
-                    None,
-                    "Your bank could not confirm the payment. Please try again or use another card.",
-                )
-    else:
-        result = payment.retrieve_payment(intent_id)
-        if result.status == "requires_action":
-            return _failed(
-                session,
-                get(session, reference, for_update=True),
-                "Your bank could not confirm the payment. Please try again or use another card.",
-            )
-    return record_result(session, reference=reference, result=result)
+    return text
 
 
 # --- money received: one idempotent path for the page, the webhook and reconcile --------------------
@@ -417,12 +229,10 @@ def _thank(session: Session, donation: Donation) -> None:
     )
 
 
-def cancel_monthly(session: Session, *, donation: Donation) -> None:
-    if donation.kind != DonationKind.monthly or donation.subscription_id is None:
-        raise DomainError("This donation isn't monthly support.")
+def record_cancelled(session: Session, *, donation: Donation) -> None:
+    """Stripe has stopped the monthly support (store.donation.payments.cancel_monthly asked it)."""
     if donation.status == DonationStatus.cancelled:
         return
-    payment.cancel_monthly_support(donation.subscription_id)  # cancelling twice is fine
     donation.status = DonationStatus.cancelled
     donation.cancelled_at = utcnow()
     donation.updated_at = utcnow()
@@ -464,7 +274,7 @@ def handle_stripe_event(session: Session, event: dict[str, Any]) -> bool:
             and donation.intent_id == obj.get("id")
             and donation.status in (DonationStatus.processing, DonationStatus.requires_action)
         ):
-            _failed(session, donation, None)
+            mark_failed(session, donation, None)
         return True
     if kind in ("invoice.payment_succeeded", "invoice.paid"):
         sub = _subscription_of(obj)

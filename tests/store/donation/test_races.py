@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import select
 
 from store.db import unit_of_work
-from store.donation import service
+from store.donation import payments, service
 from store.donation.models import Donation
 from store.errors import Conflict
 from store.newsletter import service as newsletter
@@ -50,7 +50,7 @@ def test_two_simultaneous_attempts_on_one_donation_only_one_goes_to_stripe(db):
         start.wait()
         try:
             with unit_of_work() as session:
-                attempt = service.begin_attempt(session, form=form, amount=amount, payment_method="pm_race")
+                attempt = payments.begin_attempt(session, form=form, amount=amount, payment_method="pm_race")
                 time.sleep(hold)  # keep the row locked a moment: the other submit must wait, then see it
             keys.append(attempt.idempotency_key)
             outcomes.append("attempt")
@@ -80,7 +80,7 @@ def test_two_simultaneous_first_submits_make_one_donation_and_one_attempt(db):
         start.wait()
         try:
             with unit_of_work() as session:
-                service.begin_attempt(session, form=form, amount=amount, payment_method="pm_race")
+                payments.begin_attempt(session, form=form, amount=amount, payment_method="pm_race")
                 time.sleep(hold)
             outcomes.append("attempt")
         except Conflict:
