@@ -13,7 +13,7 @@ from store import throttle
 from store.auth.models import Role, StaffUser
 from store.cart import service as carts
 from store.cart.models import Cart
-from store.checkout import discounts, payments, service, shipping
+from store.checkout import discounts, payments, rates, service, shipping
 from store.checkout.models import Discount
 from store.deps import Db, WriteDb, require_role
 from store.errors import DomainError, NotFound
@@ -95,9 +95,6 @@ def checkout_submit(
     round_up: FormText = "",
 ) -> Response:
     # Sync: the database work blocks, so it runs in the thread pool rather than on the event loop.
-    cart = carts.cart_for_request(db, request)
-    if cart is None or not carts.lines(db, cart):
-        return redirect("/cart", "Your cart is empty.")
     form = service.AddressForm.from_mapping(
         {
             "email": email,
@@ -110,13 +107,21 @@ def checkout_submit(
             "round_up": round_up,
         }
     )
+    valid = service.validate_address(form)
+    # The provider's live rate BEFORE this request's transaction begins (db is untouched so far).
+    live = (
+        rates.live_shipping(rates.cart_token(request.cookies.get(carts.CART_COOKIE)), form) if valid else None
+    )
+    cart = carts.cart_for_request(db, request)
+    if cart is None or not carts.lines(db, cart):
+        return redirect("/cart", "Your cart is empty.")
     cart.round_up = form.round_up
     db.add(cart)
-    if not service.validate_address(form):
+    if not valid:
         return checkout_page(request, db, cart, form=form, status_code=422)
     try:
         with db.begin_nested():
-            service.place_order(db, cart=cart, form=form)
+            service.place_order(db, cart=cart, form=form, live_shipping=live)
     except DomainError as exc:
         errors = {exc.field or "order": exc.message}
         if exc.field == "discount_code":

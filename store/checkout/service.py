@@ -20,7 +20,6 @@ from store.cart import service as carts
 from store.cart.models import Cart
 from store.checkout import discounts, shipping
 from store.checkout.pricing import DiscountRule, LineIn, Quote, quote
-from store.config import Settings, get_settings
 from store.errors import DomainError
 from store.order import service as orders
 from store.order.models import Order, OrderLine, OrderStatus, Payment
@@ -133,16 +132,39 @@ def summarise(
     *,
     cart: Cart | None,
     country: str = "GB",
-    form: AddressForm | None = None,
-    live: bool = False,
-    settings: Settings | None = None,
+    live_shipping: shipping.ShippingChoice | None = None,
 ) -> Summary:
-    """Price the cart now, from the catalogue: lines, discount, delivery to `country`, VAT, total."""
-    settings = settings or get_settings()
-    items = carts.items(session, cart)
+    """Price the cart now, from the catalogue: lines, discount, delivery to `country`, VAT, total.
+
+    `live_shipping`: the provider's rate, fetched beforehand by store.checkout.rates (never in here:
+    this runs inside the order's transaction); without it, the zone's flat rate.
+    """
+    lines_in, unavailable = cart_lines(session, cart)
+    subtotal = sum(line.unit_price * line.quantity for line in lines_in)
+    rule: DiscountRule | None = None
+    discount_error: str | None = None
+    if cart is not None and cart.discount_code:
+        try:
+            found = discounts.check_for_cart(session, cart=cart, code=cart.discount_code, subtotal=subtotal)
+            rule = discounts.rule_for(found)
+        except DomainError as exc:
+            discount_error = exc.message
+    choice = live_shipping or shipping.flat_choice(session, country)
+    result = quote(
+        lines_in,
+        discount=rule,
+        shipping_name=choice.name,
+        shipping=choice.amount if lines_in else 0,
+        round_up=bool(cart and cart.round_up),
+    )
+    return Summary(result, discount_error, unavailable, choice.live)
+
+
+def cart_lines(session: Session, cart: Cart | None) -> tuple[list[LineIn], list[str]]:
+    """The cart's lines priced from the catalogue now, and the titles no longer for sale."""
     lines_in: list[LineIn] = []
     unavailable: list[str] = []
-    for item in items:
+    for item in carts.items(session, cart):
         if item.product is None or item.variant is None:
             unavailable.append(item.title)
             continue
@@ -161,55 +183,7 @@ def summarise(
                 },
             )
         )
-    subtotal = sum(line.unit_price * line.quantity for line in lines_in)
-    rule: DiscountRule | None = None
-    discount_error: str | None = None
-    if cart is not None and cart.discount_code:
-        try:
-            found = discounts.check_for_cart(session, cart=cart, code=cart.discount_code, subtotal=subtotal)
-            rule = discounts.rule_for(found)
-        except DomainError as exc:
-            discount_error = exc.message
-    choice = shipping.flat_choice(session, country)
-    if live and form is not None and settings.fulfilment == "printful" and lines_in:
-        live_choice = _live_rate(settings, form, lines_in)
-        if live_choice is not None:
-            choice = live_choice
-    result = quote(
-        lines_in,
-        discount=rule,
-        shipping_name=choice.name,
-        shipping=choice.amount if lines_in else 0,
-        round_up=bool(cart and cart.round_up),
-    )
-    return Summary(result, discount_error, unavailable, choice.live)
-
-
-def _live_rate(
-    settings: Settings, form: AddressForm, lines_in: list[LineIn]
-) -> shipping.ShippingChoice | None:
-    from store.fulfilment.providers import ProviderItem, Recipient
-    from store.money import Money
-
-    recipient = Recipient(
-        name=form.full_name,
-        address1=form.address_line1,
-        address2=form.address_line2 or None,
-        city=form.town,
-        country_code=form.country,
-        zip=form.postcode,
-        email=form.email,
-    )
-    items = [
-        ProviderItem(
-            variant_id=line.extra["variant"].provider_variant_id,
-            sku=line.sku,
-            quantity=line.quantity,
-            retail_price=Money(line.unit_price),
-        )
-        for line in lines_in
-    ]
-    return shipping.live_choice(settings, recipient=recipient, items=list(items))
+    return lines_in, unavailable
 
 
 # --- placing the order ---------------------------------------------------------------------------
@@ -246,14 +220,19 @@ def _new_order(session: Session, **fields: Any) -> Order:
 
 
 def place_order(
-    session: Session, *, cart: Cart, form: AddressForm, settings: Settings | None = None
+    session: Session,
+    *,
+    cart: Cart,
+    form: AddressForm,
+    live_shipping: shipping.ShippingChoice | None = None,
 ) -> Order:
     """Create (or, while unpaid and no payment is under way, update) the cart's pending order.
 
     Lines, unit prices, VAT rate and amount per line, delivery and discount are frozen into it from
     the catalogue as it is now. Consumes a use of the discount code (DomainError if none is left).
+    `live_shipping` is the provider's rate, fetched BEFORE this transaction (store.checkout.rates).
     """
-    summary = summarise(session, cart=cart, country=form.country, form=form, live=True, settings=settings)
+    summary = summarise(session, cart=cart, country=form.country, live_shipping=live_shipping)
     if summary.unavailable:
         raise DomainError(
             "Some items are no longer available: "

@@ -170,21 +170,24 @@ _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="live-rates")
 
 def live_choice(settings: Settings, *, recipient: object, items: list[object]) -> ShippingChoice | None:
     """The provider's cheapest rate for this address and these items, or None (slow, down, refused)."""
-    from store.fulfilment.providers import ProviderError, get_provider
-
-    provider = get_provider(settings)
+    from store.fulfilment.providers import ProviderError, provider_for
 
     def ask() -> list:  # type: ignore[type-arg]
-        return provider.shipping_rates(recipient, items)  # type: ignore[arg-type]
+        with provider_for(settings=settings) as provider:
+            return provider.shipping_rates(recipient, items)  # type: ignore[arg-type]
 
     try:
         rates = _pool.submit(ask).result(timeout=LIVE_RATE_TIMEOUT_SECONDS)
     except FutureTimeout:
-        log.warning("live shipping rates timed out; using the flat rate", extra={"provider": provider.name})
+        log.warning(
+            "live shipping rates timed out; using the flat rate", extra={"provider": settings.fulfilment}
+        )
         return None
     except ProviderError as exc:
         log.warning(
-            "live shipping rates failed; using the flat rate: %s", exc, extra={"provider": provider.name}
+            "live shipping rates failed; using the flat rate: %s",
+            exc,
+            extra={"provider": settings.fulfilment},
         )
         return None
     except Exception:  # noqa: BLE001 - a provider bug must not stop a sale

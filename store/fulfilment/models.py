@@ -24,6 +24,34 @@ class FulfilmentStatus(StrEnum):
     cancelled = "cancelled"
 
 
+F = FulfilmentStatus
+_AT_WORK = {F.in_production, F.shipped, F.delivered, F.failed, F.on_hold, F.needs_approval, F.cancelled}
+# The one table of allowed moves (as ORDER_MOVES is for orders). Forward along the happy path, into and
+# out of the states staff act on (failed, on_hold, needs_approval), never back from shipped or cancelled.
+# "submitting" is a claim: one worker or staff action holds the row (lease_until) while it talks to the
+# provider, and only its holder moves it on (store.fulfilment.lease). Every move is a conditional
+# UPDATE on the current status, so a stale or repeated event never moves anything back.
+FULFILMENT_MOVES: dict[FulfilmentStatus, frozenset[FulfilmentStatus]] = {
+    F.pending: frozenset({F.submitting, F.submitted} | _AT_WORK),
+    F.submitting: frozenset({F.pending, F.submitted} | _AT_WORK),
+    F.submitted: frozenset({F.submitting} | _AT_WORK),
+    F.in_production: frozenset(_AT_WORK - {F.in_production}),
+    F.failed: frozenset({F.pending, F.submitting, F.submitted} | _AT_WORK - {F.failed}),
+    F.on_hold: frozenset({F.pending, F.submitting, F.submitted} | _AT_WORK - {F.on_hold}),
+    F.needs_approval: frozenset({F.pending, F.submitting, F.submitted} | _AT_WORK - {F.needs_approval}),
+    F.shipped: frozenset({F.delivered}),
+    F.delivered: frozenset(),
+    F.cancelled: frozenset(),
+}
+# The states staff must act on (the exception desk), and the ones nothing more happens to.
+EXCEPTIONS = frozenset({F.failed, F.on_hold, F.needs_approval})
+DONE = frozenset({F.shipped, F.delivered, F.cancelled})
+
+
+def can_move(current: str, target: str) -> bool:
+    return FulfilmentStatus(target) in FULFILMENT_MOVES.get(FulfilmentStatus(current), frozenset())
+
+
 class Fulfilment(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     order_id: int = Field(foreign_key="shop_order.id", unique=True)

@@ -12,8 +12,7 @@ from sqlmodel import col, select
 from store.db import unit_of_work
 from store.fulfilment import service
 from store.fulfilment.models import Fulfilment, FulfilmentStatus
-from store.fulfilment.providers import ProviderError, ProviderOrder
-from store.fulfilment.submission import provider_for
+from store.fulfilment.providers import ProviderError, ProviderOrder, provider_for
 from store.order.models import Order
 from store.timeutil import utcnow
 

@@ -15,7 +15,7 @@ from store.config import get_settings
 from store.db import on_commit
 from store.deps import Db, require_role
 from store.errors import DomainError, NotFound
-from store.fulfilment import repository, service
+from store.fulfilment import actions, repository, service
 from store.fulfilment.providers.printful import parse_webhook, verify_webhook_signature
 from store.metrics import count_webhook
 from store.order.service import get_by_number, lock_order
@@ -140,23 +140,22 @@ def retry(number: str, db: Db, user: Fulfiller) -> Response:
 
 @router.post("/staff/fulfilment/{number}/approve", name="fulfilment.approve")
 def approve(number: str, db: Db, user: Fulfiller) -> Response:
-    return _act(
-        db, number, user, service.approve, f"/staff/fulfilment/{number}", "was approved at the printer"
-    )
+    get_by_number(db, number)
+    db.rollback()  # the approval runs its own transactions around the call to the printer
+    outcome = actions.approve(number=number, actor=_actor(user))
+    return redirect(f"/staff/fulfilment/{number}", outcome.message, "info" if outcome.ok else "error")
 
 
 @router.post("/staff/fulfilment/{number}/cancel", name="fulfilment.cancel")
 def cancel(number: str, db: Db, user: Fulfiller) -> Response:
-    # The orders service owns cancelling and refunding (its own transactions); it calls
-    # service.cancel_for_order to stop the printer first.
+    # The orders service owns cancelling and refunding (its own transactions); it stops the printer
+    # first through store.fulfilment.actions.
     from store.order.refunds import cancel_order
 
     get_by_number(db, number)
-    try:
-        message = cancel_order(number=number, actor=_actor(user), staff_email=user.email)
-    except DomainError as exc:
-        return redirect(f"/staff/fulfilment/{number}", exc.message, "error")
-    return redirect(f"/staff/fulfilment/{number}", message)
+    db.rollback()
+    outcome = cancel_order(number=number, actor=_actor(user), staff_email=user.email)
+    return redirect(f"/staff/fulfilment/{number}", outcome.message, "info" if outcome.cancelled else "error")
 
 
 # -- actions on the staff order page (templates/fulfilment/_order_actions.html) ----------------------------

@@ -18,9 +18,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from store.config import get_settings
-from store.db import known_outside_call, on_commit
+from store.db import on_commit
 from store.errors import DomainError
-from store.fulfilment.models import Fulfilment, FulfilmentAttempt, FulfilmentStatus, Shipment
+from store.fulfilment.models import (
+    EXCEPTIONS,
+    Fulfilment,
+    FulfilmentAttempt,
+    FulfilmentStatus,
+    Shipment,
+    can_move,
+)
 from store.fulfilment.providers import ProviderItem, ProviderOrderRequest, Recipient
 from store.mail.service import queue_email, render_email
 from store.order.models import Order, OrderLine, OrderStatus
@@ -30,27 +37,10 @@ from store.timeutil import utcnow
 log = logging.getLogger("store.fulfilment")
 
 F = FulfilmentStatus
-# The happy path in order; a status only ever moves to a later one.
-PROGRESS: dict[str, int] = {
-    F.pending: 0,
-    F.submitting: 1,
-    F.submitted: 2,
-    F.in_production: 3,
-    F.shipped: 4,
-    F.delivered: 5,
-}
-# States staff must act on (the exception desk).
-EXCEPTIONS = frozenset({F.failed, F.on_hold, F.needs_approval})
-DONE = frozenset({F.shipped, F.delivered, F.cancelled})
 
 MAX_SUBMIT_ATTEMPTS = 5  # claims of one row before it goes to the exception desk
 BACKOFF_BASE_SECONDS = 60  # 1, 2, 4, 8 minutes between claims …
 BACKOFF_MAX_SECONDS = 3600
-
-
-def lease_length() -> timedelta:
-    """How long one worker may hold a row while it talks to the provider (env for tests/operators)."""
-    return timedelta(seconds=get_settings().fulfilment_lease_seconds)
 
 
 def stuck_after() -> timedelta:
@@ -60,19 +50,6 @@ def stuck_after() -> timedelta:
 
 def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(BACKOFF_BASE_SECONDS * 2 ** max(attempts - 1, 0), BACKOFF_MAX_SECONDS))
-
-
-def can_advance(current: str, target: str) -> bool:
-    """Forward-only moves, plus moves into and out of the states staff act on."""
-    if current == target or current in (F.cancelled, F.delivered):
-        return False
-    if target == F.cancelled:
-        return current not in (F.shipped, F.delivered)
-    if target in EXCEPTIONS:
-        return current not in DONE
-    if current in EXCEPTIONS:
-        return target in PROGRESS  # a hold removed, an approval, a retry, or the parcel left anyway
-    return PROGRESS.get(target, -1) > PROGRESS.get(current, 99)
 
 
 # -- the outbox ----------------------------------------------------------------------------------------
@@ -161,47 +138,6 @@ def build_request(session: Session, order: Order) -> ProviderOrderRequest:
     )
 
 
-# -- claiming (exactly one worker talks to the provider about a row at a time) ---------------------------
-
-
-def claim(session: Session, *, fulfilment_id: int, now: datetime | None = None) -> datetime | None:
-    """Take the row for one submission: pending and due, or submitting with an expired lease.
-
-    One conditional UPDATE: when two workers race, exactly one sees rowcount 1. Returns the lease
-    (its end time, which also identifies this claim) or None when someone else has it or it is done.
-    The caller must COMMIT before calling the provider, so other workers see the claim.
-    """
-    now = now or utcnow()
-    lease = now + lease_length()
-    claimable = (
-        (col(Fulfilment.status) == F.pending)
-        & (col(Fulfilment.next_attempt_at).is_(None) | (col(Fulfilment.next_attempt_at) <= now))
-    ) | ((col(Fulfilment.status) == F.submitting) & (col(Fulfilment.lease_until) < now))
-    result = session.execute(
-        update(Fulfilment)
-        .where(col(Fulfilment.id) == fulfilment_id, claimable)
-        .values(status=F.submitting, lease_until=lease, attempts=Fulfilment.attempts + 1, updated_at=now)
-    )
-    return lease if result.rowcount == 1 else None  # type: ignore[attr-defined]
-
-
-def _release(session: Session, row: Fulfilment, lease: datetime, **values: Any) -> bool:
-    """End our claim: only if the row is still ours (status submitting, our lease)."""
-    values.setdefault("lease_until", None)
-    values.setdefault("updated_at", utcnow())
-    result = session.execute(
-        update(Fulfilment)
-        .where(
-            col(Fulfilment.id) == row.id,
-            col(Fulfilment.status) == F.submitting,
-            col(Fulfilment.lease_until) == lease,
-        )
-        .values(**values)
-    )
-    session.refresh(row)
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
-
-
 # -- status changes ----------------------------------------------------------------------------------------
 
 
@@ -209,7 +145,7 @@ def set_status(session: Session, row: Fulfilment, to: str, **values: Any) -> boo
     """Move the fulfilment if allowed from its CURRENT status in the database (conditional UPDATE)."""
     session.flush()
     current = session.exec(select(Fulfilment.status).where(Fulfilment.id == row.id)).one()
-    if not can_advance(current, to):
+    if not can_move(current, to):
         return False
     values.setdefault("updated_at", utcnow())
     result = session.execute(
@@ -232,7 +168,7 @@ _ORDER_FOR: dict[str, OrderStatus] = {
 }
 
 
-def _follow(session: Session, order: Order, to: str, *, actor: str, message: str) -> None:
+def follow(session: Session, order: Order, to: str, *, actor: str, message: str) -> None:
     """Move the order along with its fulfilment (the order's own table decides what is allowed)."""
     if to in _ORDER_FOR:
         target = _ORDER_FOR[to]
@@ -260,7 +196,7 @@ def to_exception(
     """Put the fulfilment where staff will see it, with the reason, and hold the order."""
     if not set_status(session, row, status, reason=reason[:2000], lease_until=None, next_attempt_at=None):
         return False
-    _follow(session, order, status, actor=actor, message=f"Fulfilment {status.replace('_', ' ')}: {reason}")
+    follow(session, order, status, actor=actor, message=f"Fulfilment {status.replace('_', ' ')}: {reason}")
     if notify and order.status == OrderStatus.on_hold:
         queue_delay_email(session, order)
     return True
@@ -269,7 +205,7 @@ def to_exception(
 def advance(session: Session, row: Fulfilment, order: Order, *, to: str, actor: str, message: str) -> bool:
     if not set_status(session, row, to, reason="", lease_until=None, next_attempt_at=None):
         return False
-    _follow(session, order, to, actor=actor, message=message)
+    follow(session, order, to, actor=actor, message=message)
     return True
 
 
@@ -325,7 +261,7 @@ def record_shipment(
             session, row, action="shipment", outcome="ok", detail=f"{carrier} {tracking_number}", actor=actor
         )
     if set_status(session, row, F.shipped, reason="", lease_until=None, next_attempt_at=None):
-        _follow(
+        follow(
             session,
             order,
             F.shipped,
@@ -448,7 +384,7 @@ def retry(session: Session, *, order: Order, actor: str) -> Fulfilment:
         raise DomainError("This order has nothing to send to the printer.")
     now = utcnow()
     stuck = row.status == F.pending or (
-        row.status == F.submitting and row.lease_until is not None and _aware(row.lease_until) < now
+        row.status == F.submitting and row.lease_until is not None and aware(row.lease_until) < now
     )
     if row.status not in EXCEPTIONS and not stuck:
         raise DomainError(
@@ -469,78 +405,6 @@ def retry(session: Session, *, order: Order, actor: str) -> Fulfilment:
     )
     enqueue_submit(session, row)
     return row
-
-
-def approve(session: Session, *, order: Order, actor: str) -> Fulfilment:
-    """Approve an order the provider holds for our confirmation."""
-    from store.fulfilment.providers import ProviderError
-    from store.fulfilment.submission import provider_for
-
-    row = for_order(session, order)
-    if row is None or row.status != F.needs_approval:
-        raise DomainError("Only an order waiting for approval can be approved.")
-    # Still under the order's lock: engineer flow moves this call out of the transaction (issue 11).
-    with provider_for(row.provider) as provider, known_outside_call("staff approve at the printer"):
-        try:
-            answer = provider.confirm_order(order.number)
-        except ProviderError as exc:
-            record_attempt(session, row, action="approve", outcome="error", detail=exc.reason, actor=actor)
-            raise DomainError(f"The printer did not accept the approval: {exc.reason}") from exc
-    record_attempt(
-        session, row, action="approve", outcome="ok", detail=f"Printer says {answer.status}.", actor=actor
-    )
-    row.provider_order_id = row.provider_order_id or answer.provider_id
-    session.add(row)
-    target = PROVIDER_STATUS.get(answer.status, F.submitted)
-    if target in EXCEPTIONS or target in (F.cancelled, F.shipped):
-        target = F.submitted
-    advance(session, row, order, to=target, actor=actor, message="Approved at the printer by staff.")
-    return row
-
-
-def cancel_for_order(session: Session, *, order: Order, actor: str) -> None:
-    """Stop fulfilment of an order staff are cancelling (the orders service moves the order).
-
-    Nothing printed yet: the row is cancelled with a conditional UPDATE, so a worker that claims it
-    a moment later finds nothing to do. Already at the provider: the provider is asked to cancel
-    first (cancelling twice is fine there); if it refuses (printing started), DomainError and nothing
-    changes here. A row a worker is submitting right now cannot be cancelled until its answer is in.
-    """
-    from store.fulfilment.providers import ProviderError
-    from store.fulfilment.submission import provider_for
-
-    row = for_order(session, order)
-    if row is None or row.status == F.cancelled:
-        return
-    now = utcnow()
-    if row.status in DONE or row.status == F.in_production:
-        raise DomainError("The printer has already started on this order, so it can't be cancelled.")
-    if row.status == F.submitting and row.lease_until is not None and _aware(row.lease_until) >= now:
-        raise DomainError("This order is being sent to the printer right now; try again in a minute.")
-    at_provider = row.provider != "manual" and (row.status != F.pending or row.attempts > 0)
-    if at_provider:
-        # Still under the order's lock: engineer flow moves this call out of the transaction (issue 11).
-        with provider_for(row.provider) as provider, known_outside_call("staff cancel at the printer"):
-            try:
-                provider.cancel_order(order.number)
-            except ProviderError as exc:
-                raise DomainError(f"The printer would not cancel this order: {exc.reason}") from exc
-    result = session.execute(
-        update(Fulfilment)
-        .where(col(Fulfilment.id) == row.id, col(Fulfilment.status) == row.status)
-        .values(status=F.cancelled, lease_until=None, next_attempt_at=None, updated_at=now)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise DomainError("This order changed while you were looking; please try again.")
-    session.refresh(row)
-    record_attempt(
-        session,
-        row,
-        action="cancel",
-        outcome="ok",
-        detail="Cancelled at the printer." if at_provider else "Cancelled before it was sent.",
-        actor=actor,
-    )
 
 
 def mark_shipped_manually(
@@ -574,16 +438,21 @@ def mark_shipped_manually(
     return row
 
 
+def lease_live(row: Fulfilment, now: datetime) -> bool:
+    """Someone holds the row right now (a worker submitting, or a staff action at the provider)."""
+    return row.status == F.submitting and row.lease_until is not None and aware(row.lease_until) >= now
+
+
 def is_stuck(row: Fulfilment, now: datetime) -> bool:
     """Paid but not with the provider, and nobody working on it: the desk shows it as stuck."""
     if row.status == F.pending:
-        return _aware(row.updated_at) < now - stuck_after()
+        return aware(row.updated_at) < now - stuck_after()
     if row.status == F.submitting:
-        return row.lease_until is None or _aware(row.lease_until) < now
+        return row.lease_until is None or aware(row.lease_until) < now
     return False
 
 
-def _aware(value: datetime) -> datetime:
+def aware(value: datetime) -> datetime:
     from datetime import UTC
 
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -20,6 +20,14 @@ def submit_fulfilment(fulfilment_id: int) -> str:
     return submit(fulfilment_id)
 
 
+@huey.task()
+def watch_fulfilment(fulfilment_id: int) -> str:
+    """Scheduled for just after a claim's lease ends: takes the row over if its holder died."""
+    from store.fulfilment.submission import submit
+
+    return submit(fulfilment_id, watchdog=True)
+
+
 def sweep() -> int:
     """Push again every row whose job was lost or is due (store.webhook's own sweep re-runs
     unprocessed provider webhooks). Returns how many rows were pushed."""

@@ -307,9 +307,8 @@ def staff_refund(
 @router.post("/staff/orders/{number}/cancel", name="order.staff_cancel")
 def staff_cancel(request: Request, number: str, db: Db, user: Fulfilment) -> Response:
     service.get_by_number(db, number)
-    db.rollback()
-    try:
-        message = refunds.cancel_order(number=number, actor=f"staff:{user.email}", staff_email=user.email)
-    except DomainError as exc:
-        return _detail(request, db, number, errors={"cancel": exc.message}, status_code=409)
-    return redirect(request.url_for("order.staff_detail", number=number).path, message, "success")
+    db.rollback()  # the cancellation runs its own transactions; hold no snapshot or lock meanwhile
+    outcome = refunds.cancel_order(number=number, actor=f"staff:{user.email}", staff_email=user.email)
+    if not outcome.cancelled:
+        return _detail(request, db, number, errors={"cancel": outcome.message}, status_code=409)
+    return redirect(request.url_for("order.staff_detail", number=number).path, outcome.message, "success")

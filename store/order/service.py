@@ -359,23 +359,18 @@ def _number_of(session: Session, order_id: int) -> str:
     return session.exec(select(Order.number).where(Order.id == order_id)).one()
 
 
-def cancel(session: Session, *, order: Order, actor: str, reason: str = "") -> None:
-    """Cancel an order before production. `order` must be locked (lock_order).
-
-    Asks fulfilment to stop (and the provider to cancel a submitted order) in the same transaction;
-    refunding a paid order is the caller's next step (store.order.refunds.cancel_order does both).
-    """
+def check_cancellable(order: Order) -> None:
+    """DomainError unless the order may still be cancelled (before production)."""
     if order.status not in CANCELLABLE:
         raise DomainError(
             f"This order can no longer be cancelled: it is {order.status}. Cancel only before production."
         )
-    from store.fulfilment import service as fulfilment_service
 
-    cancel_at_provider = getattr(fulfilment_service, "cancel_for_order", None)
-    if cancel_at_provider is not None:
-        cancel_at_provider(session, order=order, actor=actor)
-    # TODO(fulfilment): without cancel_for_order a pending outbox row must see the order cancelled
-    # and not submit it; fulfilment's submit checks the order status.
+
+def cancel(session: Session, *, order: Order, actor: str, reason: str = "") -> None:
+    """Move an order (locked with lock_order) to cancelled. Stopping its fulfilment first, and refunding
+    a paid order after, are the caller's steps (store.order.refunds.cancel_order does all three)."""
+    check_cancellable(order)
     was_unpaid = order.status == OrderStatus.pending_payment
     if not move(session, order, OrderStatus.cancelled, actor=actor, message=reason or "Cancelled."):
         session.refresh(order)

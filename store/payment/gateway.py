@@ -526,7 +526,12 @@ def _subscription_result(client: stripe.StripeClient, subscription: Any) -> Subs
 
 
 def _new_customer(
-    client: stripe.StripeClient, email: str, name: str, payment_method: str, metadata: dict[str, str], key: str
+    client: stripe.StripeClient,
+    email: str,
+    name: str,
+    payment_method: str,
+    metadata: dict[str, str],
+    key: str,
 ) -> Any:
     try:
         return client.v1.customers.create(

@@ -22,7 +22,7 @@ from store.fulfilment.providers import (
     Recipient,
     Shipment,
     ShippingRate,
-    get_provider,
+    provider_for,
 )
 from store.fulfilment.providers.printful import parse_webhook, verify_webhook_signature
 from store.money import Money
@@ -393,18 +393,27 @@ def test_manual_provider_has_no_remote_state():
     manual.cancel_order("R2001")
 
 
-def test_get_provider_picks_by_setting():
-    manual = get_provider(make_settings(fulfilment="manual"))
-    printful = get_provider(make_settings(fulfilment="printful", printful_token=PRINTFUL_TOKEN))
-
-    assert (manual.name, printful.name) == ("manual", "printful")
-    assert isinstance(printful, PrintfulProvider)
-    printful.close()
+def test_provider_for_picks_by_setting_or_by_name():
+    with provider_for(settings=make_settings(fulfilment="manual")) as manual:
+        assert manual.name == "manual"
+    with provider_for(
+        settings=make_settings(fulfilment="printful", printful_token=PRINTFUL_TOKEN)
+    ) as printful:
+        assert isinstance(printful, PrintfulProvider)
+    # a row written for manual fulfilment stays manual after the setting changes, and vice versa
+    with provider_for(
+        "manual", settings=make_settings(fulfilment="printful", printful_token=PRINTFUL_TOKEN)
+    ) as p:
+        assert p.name == "manual"
+    with provider_for(
+        "printful", settings=make_settings(fulfilment="manual", printful_token=PRINTFUL_TOKEN)
+    ) as p:
+        assert p.name == "printful"
 
 
 def test_printful_without_token_is_refused():
-    with pytest.raises(ProviderConfigError):
-        get_provider(make_settings(fulfilment="printful", printful_token=""))
+    with pytest.raises(ProviderConfigError), provider_for(settings=make_settings(fulfilment="printful")):
+        pass
 
 
 # -- the fake as its own process ------------------------------------------------------------------

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, select
 
+from store.fulfilment import lease as leases
 from store.fulfilment import service
 from store.fulfilment.models import Fulfilment, FulfilmentAttempt
 from store.fulfilment.submission import submit
@@ -112,7 +113,7 @@ def test_provider_down_backs_off_then_sweep_submits_once(db: Session, printful: 
     row = _fulfilment(db, order)
     assert (row.status, row.attempts) == ("pending", 1)
     assert row.next_attempt_at is not None
-    delay = service._aware(row.next_attempt_at) - utcnow()
+    delay = service.aware(row.next_attempt_at) - utcnow()
     assert timedelta(seconds=50) < delay <= timedelta(seconds=60)
     assert printful.orders == {}
     assert _order(db, order).status == "paid"
@@ -195,21 +196,21 @@ def test_claim_is_exclusive(db: Session, printful: FakePrintful) -> None:
     row = _fulfilment(db, order)
     _make_due(db, row)
 
-    first = service.claim(db, fulfilment_id=row.id)  # type: ignore[arg-type]
+    first = leases.claim(db, fulfilment_id=row.id)  # type: ignore[arg-type]
     db.commit()
-    second = service.claim(db, fulfilment_id=row.id)  # type: ignore[arg-type]
+    second = leases.claim(db, fulfilment_id=row.id)  # type: ignore[arg-type]
     db.commit()
 
     assert first is not None
     assert second is None
 
 
-def test_manual_fulfilment_marks_the_order_ready_for_staff(db: Session) -> None:
+def test_manual_fulfilment_puts_the_order_on_staff_list_and_keeps_it_paid(db: Session) -> None:
     order = make_paid_order(db)
 
     row = _fulfilment(db, order)
     assert (row.provider, row.status, row.provider_order_id) == ("manual", "submitted", None)
-    assert _order(db, order).status == "submitted"
+    assert _order(db, order).status == "paid"  # "submitted" means accepted by a print provider
 
 
 def test_a_cancelled_order_is_never_submitted(db: Session, printful: FakePrintful) -> None:
