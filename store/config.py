@@ -36,9 +36,11 @@ class Settings(BaseSettings):
     printful_token: str = ""
     printful_api_base: str = "https://api.printful.com"
     printful_webhook_secret: str = ""
-    # How long one worker may hold a fulfilment row while it talks to the provider, and how long a
-    # pending row may sit untouched before the sweep resubmits it and the exception desk shows it.
-    fulfilment_lease_seconds: int = 300
+    # How long one worker may hold a fulfilment row without renewing it: a heartbeat renews it every
+    # third of this while the provider call runs, so a dead worker's row is taken over within a
+    # minute (store.fulfilment.lease). And how long a pending row may sit untouched before the sweep
+    # resubmits it and the exception desk shows it.
+    fulfilment_lease_seconds: int = 45
     fulfilment_stuck_seconds: int = 180
 
     # A pending_payment order with no payment under way for this long is cancelled and its discount

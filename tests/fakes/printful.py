@@ -33,7 +33,7 @@ import sys
 import threading
 import time
 from collections import Counter, defaultdict, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -143,6 +143,7 @@ class _State:
         # Printful keeps one webhook configuration per store (API v1 GET/POST /webhooks).
         self.webhook_config: dict[str, Any] = {"url": None, "types": [], "params": []}
         self.sync_variants: set[str] = set()  # external ids of the store's sync variants
+        self.delays: defaultdict[str, deque[float]] = defaultdict(deque)
 
     # -- lookups ------------------------------------------------------------------------------------
 
@@ -315,6 +316,10 @@ class _State:
             if route not in ROUTES:
                 raise ValueError(f"unknown route {route!r}; one of {ROUTES}")
             fault = {k: p[k] for k in ("kind", "status", "retry_after", "mode", "message") if k in p}
+            if fault["kind"] == "delay":  # answer normally, but only after this many seconds
+                for _ in range(int(p.get("count", 1))):
+                    self.delays[route].append(float(p["seconds"]))
+                return {"ok": True}
             if fault["kind"] not in ("status", "rate_limit", "drop", "reject"):
                 raise ValueError(f"unknown fault kind {fault['kind']!r}")
             for _ in range(int(p.get("count", 1))):
@@ -358,6 +363,9 @@ class _State:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     state: _State
+    # Called with the route name while an API request is being answered, before the answer is made
+    # (in-process fakes only): a test can check what the caller holds meanwhile, e.g. database locks.
+    while_answering: Callable[[str], None] | None = None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -405,6 +413,13 @@ class _Handler(BaseHTTPRequestHandler):
             if m == method and match:
                 route, ref = name, match.groupdict().get("ref")
                 break
+        if route is not None:
+            if self.server.while_answering is not None:
+                self.server.while_answering(route)
+            with state.lock:
+                delay = state.delays[route].popleft() if state.delays[route] else 0.0
+            if delay:
+                time.sleep(delay)  # outside the lock: other calls are answered meanwhile
         headers: dict[str, str] = {}
         with state.lock:
             state.calls.append((method, url.path))
@@ -504,6 +519,10 @@ class _Controls:
         """Do the work, then lose the answer: close the connection, or answer 500 without a result."""
         self._control("faults", {"route": route, "kind": "drop", "mode": mode})
 
+    def delay_next(self, route: str, seconds: float, count: int = 1) -> None:
+        """Answer the next call(s) to route normally, but only after `seconds` (a slow provider)."""
+        self._control("faults", {"route": route, "kind": "delay", "seconds": seconds, "count": count})
+
     def reject_next(self, route: str, message: str, status: int = 400) -> None:
         self._control("faults", {"route": route, "kind": "reject", "message": message, "status": status})
 
@@ -571,6 +590,10 @@ class FakePrintful(_Controls):
         host, port = server.server_address[:2]
         self.base_url = f"http://{host!s}:{port}"
         self.token = server.state.token
+
+    def while_answering(self, check: Callable[[str], None] | None) -> None:
+        """Run check(route) during every API call from now on (None: stop)."""
+        self._server.while_answering = check
 
     def _control(self, action: str, payload: dict[str, Any]) -> Any:
         state = self._server.state

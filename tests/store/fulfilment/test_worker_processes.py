@@ -84,27 +84,37 @@ def _status(db: Session, order: Order) -> tuple[str, str]:
     return f.status, o.status
 
 
-def test_worker_killed_between_payment_and_submission_ends_with_exactly_one_order(
-    db: Session, remote_printful: FakePrintfulRemote, start_worker: Callable[[], subprocess.Popen[bytes]]
+@pytest.mark.slow
+def test_a_killed_workers_order_is_taken_over_within_a_minute_exactly_once(
+    db: Session,
+    remote_printful: FakePrintfulRemote,
+    start_worker: Callable[[], subprocess.Popen[bytes]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # given: a worker is running, and Printful will make it wait 30 s (429 Retry-After) on its first call
+    # given: the production lease (45 s, renewed while the call runs), a worker running, and Printful
+    # making it wait 30 s (429 Retry-After) on its first call
+    monkeypatch.delenv("STORE_FULFILMENT_LEASE_SECONDS")
+    get_settings.cache_clear()
+    assert get_settings().fulfilment_lease_seconds == 45
     remote_printful.rate_limit_next("GET /orders/@{external_id}", 1, retry_after=30)
-    worker = start_worker()
+    first = start_worker()
 
-    # when: an order is paid, the worker claims it and is killed (SIGKILL) before it submits
+    # when: an order is paid, the worker claims it and is killed (SIGKILL) in the middle of the call
     order = make_paid_order(db)
     _wait_for(lambda: remote_printful.count("GET /orders/@{external_id}") == 1, 30, "the worker's first call")
     assert _status(db, order) == ("submitting", "paid")
-    worker.send_signal(signal.SIGKILL)
-    worker.wait(timeout=10)
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=10)
+    killed_at = time.monotonic()
     assert remote_printful.orders == {}
 
-    # and: a new worker starts once the dead one's lease (4 s) has run out
-    time.sleep(4.5)
+    # and: another worker is running (started at once: the dead one's lease is still live then)
     start_worker()
 
-    # then: exactly one order at Printful, and the shop knows it
-    _wait_for(lambda: _status(db, order) == ("submitted", "submitted"), 30, "the order to be submitted")
+    # then: the other worker takes the order over within 60 s of the kill (issue 15 item 5), once
+    _wait_for(lambda: _status(db, order) == ("submitted", "submitted"), 65, "the order to be submitted")
+    taken_over_after = time.monotonic() - killed_at
+    assert taken_over_after < 60, f"taken over {taken_over_after:.0f} s after the kill"
     assert list(remote_printful.orders) == [order.number]
     assert remote_printful.count("POST /orders") == 1
 
