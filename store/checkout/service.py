@@ -22,7 +22,7 @@ from store.checkout import discounts, shipping
 from store.checkout.pricing import DiscountRule, LineIn, Quote, quote
 from store.errors import DomainError
 from store.order import service as orders
-from store.order.models import Order, OrderLine, OrderStatus, Payment
+from store.order.models import Order, OrderEventType, OrderLine, OrderStatus, Payment
 from store.text import is_email_address
 from store.timeutil import utcnow
 
@@ -319,7 +319,11 @@ def place_order(
     session.add(cart)
     if created:
         orders.record_event(
-            session, order, kind="note", actor="shopper", message="Order placed; awaiting payment."
+            session,
+            order,
+            kind=OrderEventType.order_placed,
+            actor="shopper",
+            message="Order placed; awaiting payment.",
         )
     session.flush()
     log.info(

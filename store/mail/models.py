@@ -25,3 +25,6 @@ class OutboundEmail(SQLModel, table=True):
     sent_at: datetime | None = Field(default=None, index=True)
     attempts: int = 0
     last_error: str = ""
+    # While one worker is handing the message to the SMTP server (outside any transaction), nobody
+    # else sends it; a worker that dies mid-send loses the claim when this passes.
+    claimed_until: datetime | None = None

@@ -97,6 +97,21 @@ class OrderLine(SQLModel, table=True):
     print_file_url: str = ""
 
 
+class OrderEventType(StrEnum):
+    """What happened, with the facts in `OrderEvent.data` (code reads those; people read `message`)."""
+
+    order_placed = "order_placed"  # {}
+    status_changed = "status_changed"  # {} (from_status and to_status are columns)
+    payment_succeeded = "payment_succeeded"  # {intent_id, amount}: the move to paid
+    payment_failed = "payment_failed"  # {intent_id, reason}: a declined or failed attempt
+    payment_mismatch = "payment_mismatch"  # {intent_id, amount, expected}: not marked paid
+    second_payment = "second_payment"  # {intent_id, amount, paid_by}: a double charge to refund
+    payment_after_cancellation = "payment_after_cancellation"  # {intent_id, amount}: money to refund
+    refund_succeeded = "refund_succeeded"  # {refund_id, stripe_refund_id, amount, refunded, in_full}
+    refund_failed = "refund_failed"  # {refund_id, amount, reason}
+    note = "note"  # {}
+
+
 class OrderEvent(SQLModel, table=True):
     """The order's timeline: every status move and notable action, who did it and why."""
 
@@ -106,10 +121,22 @@ class OrderEvent(SQLModel, table=True):
     order_id: int = Field(foreign_key="shop_order.id", index=True, ondelete="CASCADE")
     from_status: str | None = Field(default=None, max_length=20)
     to_status: str | None = Field(default=None, max_length=20)
-    kind: str = Field(default="status", max_length=40)  # status, payment, refund, email, note, …
+    kind: str = Field(default=OrderEventType.status_changed, max_length=40)  # an OrderEventType
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, default=dict))
     actor: str = Field(default="system", max_length=120)  # system, stripe, printful, staff:<email>
-    message: str = ""
+    message: str = ""  # the words staff read on the timeline
     created_at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def group(self) -> str:
+        """How the timeline shows it: a status move, or a payment, refund or note line."""
+        if self.to_status is not None:
+            return "status"
+        if self.kind.startswith("refund"):
+            return "refund"
+        if self.kind.startswith("payment") or self.kind == OrderEventType.second_payment:
+            return "payment"
+        return "note"
 
 
 class Payment(SQLModel, table=True):

@@ -15,7 +15,7 @@ from store.deps import Db, require_role
 from store.errors import DomainError
 from store.money import Money
 from store.order import export, refunds, repository, service
-from store.order.models import Order, OrderEvent, OrderStatus
+from store.order.models import Order, OrderEvent, OrderEventType, OrderStatus
 from store.order.notifications import percent
 from store.order.repository import OrderFilter
 from store.timeutil import london_midnight
@@ -56,14 +56,10 @@ def _shopper_timeline(order: Order, events: list[OrderEvent]) -> list[tuple[Any,
     """(when, friendly words): the order's history as a shopper should read it; no internals."""
     items: list[tuple[Any, str]] = [(order.created_at, "Order placed")]
     for event in events:
-        if event.kind == "status" and event.to_status in SHOPPER_EVENT:
+        if event.to_status in SHOPPER_EVENT:
             items.append((event.created_at, SHOPPER_EVENT[event.to_status]))
-        elif (
-            event.kind == "refund"
-            and event.message.startswith("Refunded ")
-            and " in full" not in event.message
-        ):
-            amount = event.message.split(" ", 2)[1].rstrip(".")
+        elif event.kind == OrderEventType.refund_succeeded and not event.data.get("in_full"):
+            amount = order.money(int(event.data.get("amount") or 0)).format()
             items.append((event.created_at, f"Part refund of {amount}"))
     return items
 

@@ -17,6 +17,7 @@ from store.order.models import (
     ORDER_MOVES,
     Order,
     OrderEvent,
+    OrderEventType,
     OrderStatus,
     Payment,
     Refund,
@@ -57,16 +58,19 @@ def record_event(
     session: Session,
     order: Order,
     *,
-    kind: str,
+    kind: OrderEventType,
     actor: str,
     message: str = "",
+    data: dict[str, Any] | None = None,
     from_status: str | None = None,
     to_status: str | None = None,
 ) -> OrderEvent:
+    """One line of the order's timeline: its type and facts (`data`) for code, `message` for staff."""
     assert order.id is not None
     event = OrderEvent(
         order_id=order.id,
-        kind=kind,
+        kind=OrderEventType(kind),
+        data=data or {},
         actor=actor,
         message=message,
         from_status=from_status,
@@ -80,10 +84,20 @@ def can_move(current: str, target: str) -> bool:
     return OrderStatus(target) in ORDER_MOVES.get(OrderStatus(current), set())
 
 
-def move(session: Session, order: Order, to: OrderStatus, *, actor: str, message: str = "") -> bool:
+def move(
+    session: Session,
+    order: Order,
+    to: OrderStatus,
+    *,
+    actor: str,
+    message: str = "",
+    event: OrderEventType = OrderEventType.status_changed,
+    data: dict[str, Any] | None = None,
+) -> bool:
     """Move the order if the table allows it from its CURRENT status in the database.
 
-    A conditional UPDATE: when two workers race, exactly one sees rowcount 1 and writes the event.
+    A conditional UPDATE: when two workers race, exactly one sees rowcount 1 and writes the event
+    (`event` and `data` name what made it move, e.g. payment_succeeded {intent_id, amount}).
     Returns False (and changes nothing) if the move is not allowed or someone else moved it first.
     """
     assert order.id is not None
@@ -102,7 +116,14 @@ def move(session: Session, order: Order, to: OrderStatus, *, actor: str, message
         return False
     session.refresh(order)
     record_event(
-        session, order, kind="status", actor=actor, message=message, from_status=current, to_status=to
+        session,
+        order,
+        kind=event,
+        actor=actor,
+        message=message,
+        data=data,
+        from_status=current,
+        to_status=to,
     )
     log.info("order moved", extra={"order": order.number, "from": current, "to": str(to), "actor": actor})
     return True
@@ -148,16 +169,25 @@ def mark_paid(session: Session, *, order: Order, intent_id: str, amount: int, ac
         record_event(
             session,
             order,
-            kind="payment",
+            kind=OrderEventType.payment_mismatch,
             actor=actor,
             message=(
                 f"Payment {intent_id} of {amount} does not match the order total {order.total}; "
                 "not marked paid."
             ),
+            data={"intent_id": intent_id, "amount": amount, "expected": order.total},
         )
         log.error("payment amount mismatch", extra={"order": order.number, "intent": intent_id})
         return False
-    won = move(session, order, OrderStatus.paid, actor=actor, message=f"Payment {intent_id} succeeded.")
+    won = move(
+        session,
+        order,
+        OrderStatus.paid,
+        actor=actor,
+        message=f"Payment {intent_id} succeeded.",
+        event=OrderEventType.payment_succeeded,
+        data={"intent_id": intent_id, "amount": amount},
+    )
     _payment_status(session, intent_id, "succeeded")
     if not won:
         _flag_second_payment(session, order=order, intent_id=intent_id, amount=amount, actor=actor)
@@ -176,30 +206,34 @@ def _flag_second_payment(session: Session, *, order: Order, intent_id: str, amou
     """A different intent succeeded for an order already paid (a double charge), or any intent for an
     order cancelled unpaid (store.checkout.unpaid): money staff must refund.
 
-    Recorded once per intent, however often the news arrives."""
+    Recorded once per intent, however often the news arrives (found by type and data, not by words)."""
     session.refresh(order)
+    money = order.money(amount).format()
     if order.paid_intent_id is None and order.status == OrderStatus.cancelled:
-        marker = f"Payment {intent_id} of "  # not "Payment … failed", which record_payment_failed writes
+        kind = OrderEventType.payment_after_cancellation
         message = (
-            f"{marker}{order.money(amount).format()} succeeded after the order was cancelled. "
-            "Refund it in Stripe."
+            f"Payment {intent_id} of {money} succeeded after the order was cancelled. Refund it in Stripe."
         )
+        data: dict[str, Any] = {"intent_id": intent_id, "amount": amount}
     elif order.paid_intent_id is None or order.paid_intent_id == intent_id:
         return
     else:
-        marker = f"Second payment {intent_id} "
+        kind = OrderEventType.second_payment
         message = (
-            f"{marker}of {order.money(amount).format()} succeeded, but the order was already paid by "
+            f"Second payment {intent_id} of {money} succeeded, but the order was already paid by "
             f"{order.paid_intent_id}. Refund it in Stripe."
         )
+        data = {"intent_id": intent_id, "amount": amount, "paid_by": order.paid_intent_id}
     seen = session.exec(
         select(OrderEvent.id).where(
-            OrderEvent.order_id == order.id, col(OrderEvent.message).startswith(marker)
+            OrderEvent.order_id == order.id,
+            OrderEvent.kind == kind,
+            col(OrderEvent.data)["intent_id"].as_string() == intent_id,
         )
     ).first()
     if seen is not None:
         return
-    record_event(session, order, kind="payment", actor=actor, message=message)
+    record_event(session, order, kind=kind, actor=actor, message=message, data=data)
     log.error("payment to refund", extra={"order": order.number, "intent": intent_id, "status": order.status})
 
 
@@ -211,9 +245,10 @@ def record_payment_failed(
     record_event(
         session,
         order,
-        kind="payment",
+        kind=OrderEventType.payment_failed,
         actor=actor,
         message=f"Payment {intent_id} failed: {(message or 'no reason given').rstrip('.')}.",
+        data={"intent_id": intent_id, "reason": message},
     )
 
 
@@ -224,9 +259,10 @@ def record_payment_declined(
     record_event(
         session,
         order,
-        kind="payment",
+        kind=OrderEventType.payment_failed,
         actor=actor,
         message=f"Payment attempt not completed: {message}",
+        data={"intent_id": intent_id, "reason": message},
     )
 
 
@@ -319,13 +355,20 @@ def complete_refund(session: Session, *, refund_id: int, stripe_refund_id: str, 
     record_event(
         session,
         order,
-        kind="refund",
+        kind=OrderEventType.refund_succeeded,
         actor=actor,
         message=(
             f"Refunded {order.money(refund.amount).format()}"
             f"{' in full' if whole else ''} ({stripe_refund_id}). "
             f"{order.money(order.amount_refunded).format()} of {order.money(order.total).format()} refunded."
         ),
+        data={
+            "refund_id": refund.id,
+            "stripe_refund_id": stripe_refund_id,
+            "amount": refund.amount,
+            "refunded": order.amount_refunded,
+            "in_full": whole,
+        },
     )
     if whole:
         move(session, order, OrderStatus.refunded, actor=actor, message="Refunded in full.")
@@ -348,9 +391,10 @@ def fail_refund(session: Session, *, refund_id: int, message: str, actor: str) -
     record_event(
         session,
         order,
-        kind="refund",
+        kind=OrderEventType.refund_failed,
         actor=actor,
         message=f"Refund of {order.money(refund.amount).format()} failed: {message}",
+        data={"refund_id": refund.id, "amount": refund.amount, "reason": message},
     )
     return True
 

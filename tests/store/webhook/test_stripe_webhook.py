@@ -30,7 +30,11 @@ def paid_moves(db: Session, order: Order) -> list[tuple[str | None, str | None, 
     db.expire_all()
     rows = db.exec(
         select(OrderEvent)
-        .where(OrderEvent.order_id == order.id, OrderEvent.kind == "status", OrderEvent.to_status == "paid")
+        .where(
+            OrderEvent.order_id == order.id,
+            OrderEvent.kind == "payment_succeeded",
+            OrderEvent.to_status == "paid",
+        )
         .order_by(OrderEvent.id)
     ).all()
     return [(e.from_status, e.to_status, e.actor) for e in rows]
@@ -154,8 +158,13 @@ def test_payment_failed_is_on_the_timeline_and_the_order_stays_unpaid(client, db
     db.commit()
     db.expire_all()
     events = db.exec(select(OrderEvent).where(OrderEvent.order_id == order.id)).all()
-    assert [(e.kind, e.actor, e.message) for e in events] == [
-        ("payment", "stripe", f"Payment pi_test_{order.number} failed: Your card was declined.")
+    assert [(e.kind, e.actor, e.message, e.data) for e in events] == [
+        (
+            "payment_failed",
+            "stripe",
+            f"Payment pi_test_{order.number} failed: Your card was declined.",
+            {"intent_id": f"pi_test_{order.number}", "reason": "Your card was declined."},
+        )
     ]
     assert db.exec(select(Payment).where(Payment.order_id == order.id)).one().status == "failed"
 
@@ -198,10 +207,11 @@ def test_a_second_intent_succeeding_for_a_paid_order_is_flagged_once(client, db)
     db.commit()
     db.expire_all()
     flagged = db.exec(
-        select(OrderEvent).where(OrderEvent.order_id == order.id, OrderEvent.kind == "payment")
+        select(OrderEvent).where(OrderEvent.order_id == order.id, OrderEvent.kind == "second_payment")
     ).all()
     assert len(flagged) == 1
     assert flagged[0].message.startswith("Second payment pi_second of £28.95 succeeded")
+    assert flagged[0].data == {"intent_id": "pi_second", "amount": 2895, "paid_by": f"pi_test_{order.number}"}
     assert fresh(db, order).paid_intent_id == f"pi_test_{order.number}"
 
 
