@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
+from store.config import get_settings
 from store.mail.service import queue_email, render_email
 from store.order import repository
 from store.order.models import Order
+
+
+def staff_status_label(status: str) -> str:
+    """What staff call a status where the word alone misleads: with manual fulfilment a paid order is
+    theirs to print and post ("To ship"); "submitted" always means a print provider accepted it."""
+    if status == "paid" and get_settings().fulfilment == "manual":
+        return "To ship"
+    return ""
 
 
 def percent(basis_points: int) -> str:
@@ -16,8 +25,6 @@ def percent(basis_points: int) -> str:
 
 
 def order_link(order: Order) -> str:
-    from store.config import get_settings
-
     return f"{get_settings().base_url.rstrip('/')}/orders/{order.token}"
 
 
@@ -33,6 +40,7 @@ def queue_confirmation(session: Session, *, order: Order) -> bool:
         link=order_link(order),
         money=order.money,
         percent=percent,
+        by_hand=get_settings().fulfilment == "manual",  # staff print and post it; no printer to send to
     )
     return queue_email(
         session,

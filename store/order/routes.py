@@ -16,7 +16,7 @@ from store.errors import DomainError
 from store.money import Money
 from store.order import export, refunds, repository, service
 from store.order.models import Order, OrderEvent, OrderEventType, OrderStatus
-from store.order.notifications import percent
+from store.order.notifications import percent, staff_status_label
 from store.order.repository import OrderFilter
 from store.timeutil import london_midnight
 from store.web import redirect, render
@@ -185,6 +185,7 @@ def _list_page(request: Request, db: Db, raw: dict[str, str], page: int) -> Resp
             "page": page,
             "has_next": has_next,
             "Money": Money,
+            "status_label": staff_status_label,
         },
         status_code=422 if errors else 200,
     )
@@ -254,6 +255,7 @@ def _detail(
             "shipments": repository.shipments(db, order),
             "refundable": service.refundable(db, order),
             "cancellable": order.status in service.CANCELLABLE,
+            "status_label": staff_status_label(order.status),
             "money": order.money,
             "percent": percent,
             "errors": errors or {},

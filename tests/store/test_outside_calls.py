@@ -20,23 +20,20 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
-from store.config import get_settings
 from store.fulfilment.models import Fulfilment
 from store.order.models import Order
 from tests.conftest import csrf_from, get_csrf
+from tests.factories import add, checkout, make_paid_order, make_product, pay_form, sku_of
+from tests.fakes.fixtures import PRINTFUL_WEBHOOK_SECRET, app_settings
 from tests.fakes.localstripe import (
     CARD_SUCCEEDS,
     TEST_PUBLISHABLE_KEY,
     TEST_SECRET_KEY,
     flush,
     make_payment_method,
-    running_localstripe,
 )
 from tests.fakes.printful import FakePrintful
 from tests.fakes.probing_proxy import probing_proxy
-from tests.store.checkout.shop import add, checkout, make_product, pay_form, sku_of
-from tests.store.fulfilment.conftest import SECRET, printful  # noqa: F401  (fixture)
-from tests.store.order.factories import make_paid_order
 
 LOCKABLE = ("shop_order", "fulfilment", "cart", "payment", "refund", "donation", "outbound_email")
 
@@ -84,30 +81,26 @@ def probe(engine: Engine) -> Probe:
 
 
 @pytest.fixture
-def probed_printful(printful: FakePrintful, probe: Probe) -> Iterator[FakePrintful]:  # noqa: F811
+def probed_printful(printful: FakePrintful, probe: Probe) -> Iterator[FakePrintful]:
     printful.while_answering(probe)
     yield printful
     printful.while_answering(None)
 
 
-@pytest.fixture(scope="module")
-def localstripe_url() -> Iterator[str]:
-    with running_localstripe() as base_url:
-        yield base_url
-
-
 @pytest.fixture
-def probed_stripe(localstripe_url: str, probe: Probe, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """The app's Stripe calls go through a proxy that probes while each is answered."""
+def probed_stripe(localstripe_url: str, probe: Probe) -> Iterator[str]:
+    """The app's Stripe calls go through a proxy in front of localstripe that probes while each is answered."""
     flush(localstripe_url)
-    with probing_proxy(localstripe_url, while_answering=probe) as url:
-        monkeypatch.setenv("STORE_STRIPE_SECRET_KEY", TEST_SECRET_KEY)
-        monkeypatch.setenv("STORE_STRIPE_PUBLISHABLE_KEY", TEST_PUBLISHABLE_KEY)
-        monkeypatch.setenv("STORE_STRIPE_API_BASE", url)
-        monkeypatch.setenv("STORE_STRIPE_JS_URL", f"{localstripe_url}/js.stripe.com/v3/")
-        get_settings.cache_clear()
+    with (
+        probing_proxy(localstripe_url, while_answering=probe) as url,
+        app_settings(
+            STORE_STRIPE_SECRET_KEY=TEST_SECRET_KEY,
+            STORE_STRIPE_PUBLISHABLE_KEY=TEST_PUBLISHABLE_KEY,
+            STORE_STRIPE_API_BASE=url,
+            STORE_STRIPE_JS_URL=f"{localstripe_url}/js.stripe.com/v3/",
+        ),
+    ):
         yield localstripe_url
-    get_settings.cache_clear()
 
 
 def _state(db: Session, order: Order) -> tuple[str, str]:
@@ -119,7 +112,9 @@ def _state(db: Session, order: Order) -> tuple[str, str]:
 
 
 def _staff_post(client: TestClient, path: str, page: str, data: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
-    return client.post(path, data={**(data or {}), "csrf_token": get_csrf(client, page)}, follow_redirects=False)
+    return client.post(
+        path, data={**(data or {}), "csrf_token": get_csrf(client, page)}, follow_redirects=False
+    )
 
 
 # --- Printful ----------------------------------------------------------------------------------------
@@ -129,7 +124,7 @@ def test_live_shipping_rates_are_asked_before_the_orders_transaction(
     client: TestClient, db: Session, probed_printful: FakePrintful, probe: Probe
 ) -> None:
     # given: a cart, with Printful's live rates in use
-    add(client, sku_of(db, make_product(db, price="25.00")), 2)
+    add(client, sku_of(db, make_product(db, price="25.00", colours="Black")), 2)
 
     # when: the shopper continues to payment (and again after correcting the name)
     first = checkout(client)
@@ -159,11 +154,17 @@ def test_submitting_to_printful_holds_no_write_transaction(
 
 
 def test_approving_at_the_printer_holds_no_write_transaction(
-    client: TestClient, db: Session, login_as, probed_printful: FakePrintful, probe: Probe  # type: ignore[no-untyped-def]
+    client: TestClient,
+    db: Session,
+    login_as,
+    probed_printful: FakePrintful,
+    probe: Probe,  # type: ignore[no-untyped-def]
 ) -> None:
     order = make_paid_order(db)
     probed_printful.set_status(order.number, "onhold")
-    body, headers = probed_printful.webhook("order_put_hold_approval", order.number, secret=SECRET)
+    body, headers = probed_printful.webhook(
+        "order_put_hold_approval", order.number, secret=PRINTFUL_WEBHOOK_SECRET
+    )
     assert client.post("/webhooks/printful", content=body, headers=headers).status_code == 200
     login_as("fulfilment")
     probe.seen.clear()
@@ -216,17 +217,23 @@ def test_cancelling_at_the_printer_and_refunding_hold_no_write_transaction(
 
 
 def test_card_payment_and_a_refund_hold_no_write_transaction(
-    client: TestClient, db: Session, login_as, probed_stripe: str, probe: Probe  # type: ignore[no-untyped-def]
+    client: TestClient,
+    db: Session,
+    login_as,
+    probed_stripe: str,
+    probe: Probe,  # type: ignore[no-untyped-def]
 ) -> None:
     # given: a shopper at the payment step
-    add(client, sku_of(db, make_product(db, price="25.00")), 1)
+    add(client, sku_of(db, make_product(db, price="25.00", colours="Black")), 1)
     assert checkout(client).status_code == 303
     form = pay_form(client)
 
     # when: they pay, and staff then refund £5.00
     pm = make_payment_method(probed_stripe, CARD_SUCCEEDS)
     paid = client.post(
-        "/checkout/card/pay", data={**form, "payment_method": pm}, headers={"X-CSRF-Token": form["csrf_token"]}
+        "/checkout/card/pay",
+        data={**form, "payment_method": pm},
+        headers={"X-CSRF-Token": form["csrf_token"]},
     )
     assert paid.json()["status"] == "succeeded"
     db.rollback()

@@ -14,24 +14,22 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, select
 
-from store.config import get_settings
 from store.fulfilment import lease as leases
 from store.fulfilment.models import Fulfilment, FulfilmentAttempt
 from store.fulfilment.submission import submit
 from store.fulfilment.tasks import sweep
 from store.order.models import Order
 from store.timeutil import utcnow
+from tests.factories import make_paid_order
+from tests.fakes.fixtures import app_settings
 from tests.fakes.printful import FakePrintful
-from tests.store.order.factories import make_paid_order
 
 
 @pytest.fixture
-def short_lease(monkeypatch: pytest.MonkeyPatch, printful: FakePrintful) -> Iterator[float]:
+def short_lease(printful: FakePrintful) -> Iterator[float]:
     """A 2 s lease (renewed every ~0.7 s) against the fake Printful."""
-    monkeypatch.setenv("STORE_FULFILMENT_LEASE_SECONDS", "2")
-    get_settings.cache_clear()
-    yield 2.0
-    get_settings.cache_clear()
+    with app_settings(STORE_FULFILMENT_LEASE_SECONDS="2"):
+        yield 2.0
 
 
 def _row(db: Session, order: Order) -> Fulfilment:
