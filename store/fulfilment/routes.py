@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable
 from typing import Annotated
@@ -11,17 +10,12 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import JSONResponse, Response
 
 from store.auth.models import Role, StaffUser
-from store.config import get_settings
-from store.db import on_commit
 from store.deps import Db, require_role
 from store.errors import DomainError, NotFound
-from store.fulfilment import actions, repository, service
-from store.fulfilment.providers.printful import parse_webhook, verify_webhook_signature
-from store.metrics import count_webhook
+from store.fulfilment import actions, repository, service, webhooks
 from store.order.service import get_by_number, lock_order
 from store.timeutil import utcnow
 from store.web import RawBody, redirect, render
-from store.webhook.service import store_inbound
 
 log = logging.getLogger("store.fulfilment")
 router = APIRouter()
@@ -35,31 +29,12 @@ Fulfiller = Annotated[StaffUser, Depends(require_role(Role.fulfilment))]
 @router.post("/webhooks/printful", name="fulfilment.printful_webhook")
 def printful_webhook(request: Request, db: Db, raw: RawBody) -> Response:
     """Verify, store (deduplicated by a hash of the body), answer at once; a job does the work."""
-    secret = get_settings().printful_webhook_secret
-    if not verify_webhook_signature(raw, request.headers.get("x-pf-webhook-signature"), secret):
-        log.warning("printful webhook with a bad signature", extra={"bytes": len(raw)})
-        count_webhook("printful", "rejected")
-        return JSONResponse({"detail": "Invalid signature."}, status_code=401)
-    try:
-        event = parse_webhook(raw)
-    except ValueError:
-        return JSONResponse({"detail": "The body is not a JSON object."}, status_code=400)
-    stored = store_inbound(
-        db,
-        source="printful",
-        external_id=hashlib.sha256(raw).hexdigest(),
-        type=event.type[:80] or "unknown",
-        payload=event.raw,
-    )
-    if stored is None:
-        return JSONResponse({"status": "duplicate"})
-    event_id = stored.id
-    assert event_id is not None
-
-    from store.webhook.tasks import process_inbound_event
-
-    on_commit(db, lambda: process_inbound_event(event_id))
-    return JSONResponse({"status": "accepted"})
+    received = webhooks.receive(db, raw, request.headers.get("x-pf-webhook-signature"))
+    if received.status == "bad_signature":
+        return JSONResponse({"detail": received.detail}, status_code=401)
+    if received.status == "bad_body":
+        return JSONResponse({"detail": received.detail}, status_code=400)
+    return JSONResponse({"status": "duplicate" if received.status == "duplicate" else "accepted"})
 
 
 # -- the exception desk -----------------------------------------------------------------------------------

@@ -8,18 +8,21 @@ event finds nothing left to do.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 
 from sqlmodel import Session, select
 
+from store.config import get_settings
 from store.fulfilment import service
 from store.fulfilment.models import Fulfilment, FulfilmentStatus
 from store.fulfilment.providers import Shipment as ProviderShipment
-from store.fulfilment.providers.printful import PrintfulEvent, parse_webhook
+from store.fulfilment.providers.printful import PrintfulEvent, parse_webhook, verify_webhook_signature
+from store.metrics import count_webhook
 from store.order.models import Order
 from store.webhook.models import InboundEvent
-from store.webhook.service import handles
+from store.webhook.service import Received, accept, handles
 
 log = logging.getLogger("store.fulfilment")
 F = FulfilmentStatus
@@ -34,6 +37,26 @@ EVENT_STATUS = {
     "order_remove_hold": "pending",
 }
 HANDLED = frozenset({"package_shipped", "order_updated", *EVENT_STATUS})
+
+
+def receive(session: Session, raw: bytes, signature: str | None) -> Received:
+    """POST /webhooks/printful: verify the HMAC of the raw body, then store the event once (keyed by
+    the body's hash: Printful sends no event id)."""
+    if not verify_webhook_signature(raw, signature, get_settings().printful_webhook_secret):
+        log.warning("printful webhook with a bad signature", extra={"bytes": len(raw)})
+        count_webhook("printful", "rejected")
+        return Received("bad_signature", "Invalid signature.")
+    try:
+        event = parse_webhook(raw)
+    except ValueError:
+        return Received("bad_body", "The body is not a JSON object.")
+    return accept(
+        session,
+        source="printful",
+        external_id=hashlib.sha256(raw).hexdigest(),
+        type=event.type[:80] or "unknown",
+        payload=event.raw,
+    )
 
 
 def handle_printful(session: Session, event: InboundEvent) -> None:

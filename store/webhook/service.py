@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from sqlmodel import Session, select
 
-from store.db import insert_unless_present
+from store.db import insert_unless_present, on_commit
 from store.metrics import count_webhook
 from store.webhook.models import InboundEvent
 
@@ -82,3 +83,45 @@ def event_object(event: InboundEvent) -> dict[str, Any]:
     data = event.payload.get("data") or {}
     obj = data.get("object") if isinstance(data, dict) else None
     return obj if isinstance(obj, dict) else {}
+
+
+@dataclass(frozen=True)
+class Received:
+    """What a webhook request gets: refused (bad signature or body), a duplicate, or stored."""
+
+    status: Literal["bad_signature", "bad_body", "duplicate", "stored"]
+    detail: str = ""
+
+
+def accept(
+    session: Session, *, source: str, external_id: str, type: str, payload: dict[str, Any]
+) -> Received:
+    """Store a verified event once; a job processes it after commit (a sweep picks up a lost push)."""
+    stored = store_inbound(session, source=source, external_id=external_id, type=type, payload=payload)
+    if stored is None:
+        return Received("duplicate")
+    event_id = stored.id
+    assert event_id is not None
+    from store.webhook.tasks import process_inbound_event
+
+    on_commit(session, lambda: process_inbound_event(event_id))
+    return Received("stored")
+
+
+def receive_stripe(session: Session, payload: bytes, signature: str | None) -> Received:
+    """POST /webhooks/stripe: verify the signature on the raw body, then store the event once."""
+    from store.payment import WebhookSignatureInvalid, verify_webhook
+
+    try:
+        event = verify_webhook(payload, signature)
+    except WebhookSignatureInvalid as exc:
+        log.warning("stripe webhook refused", extra={"reason": str(exc)[:200]})
+        count_webhook("stripe", "rejected")
+        return Received("bad_signature", "Invalid signature")
+    event_id, event_type = event.get("id"), event.get("type")
+    if not isinstance(event_id, str) or not isinstance(event_type, str):
+        return Received("bad_body", "Not a Stripe event")
+    received = accept(session, source="stripe", external_id=event_id, type=event_type, payload=event)
+    if received.status == "stored":
+        log.info("stripe webhook stored", extra={"external_id": event_id, "type": event_type})
+    return received
