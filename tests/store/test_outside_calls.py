@@ -21,6 +21,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from store.fulfilment.models import Fulfilment
+from store.mail.models import OutboundEmail
 from store.order.models import Order
 from tests.conftest import csrf_from, get_csrf
 from tests.factories import add, checkout, make_paid_order, make_product, pay_form, sku_of
@@ -253,3 +254,28 @@ def test_card_payment_and_a_refund_hold_no_write_transaction(
     assert db.exec(select(Order)).one().amount_refunded == 500
     assert probe.calls() == ["POST /v1/payment_intents", "POST /v1/refunds"]
     assert probe.blocked() == []
+
+
+# --- SMTP --------------------------------------------------------------------------------------------
+
+
+def test_sending_an_email_holds_no_write_transaction(db: Session, smtp_sink, probe: Probe) -> None:  # type: ignore[no-untyped-def]
+    answer = smtp_sink.handle_DATA
+
+    async def probing(server, session, envelope):  # type: ignore[no-untyped-def]
+        probe("SMTP DATA")
+        return await answer(server, session, envelope)
+
+    smtp_sink.handle_DATA = probing
+
+    order = make_paid_order(db)  # the confirmation is sent by SMTP after the payment commits
+
+    [message] = smtp_sink.wait_for(1)
+    assert message["Subject"] == f"Thank you for your order {order.number}"
+    assert probe.blocked() == []
+    assert probe.calls() == ["SMTP DATA"]
+    db.rollback()
+    mail = db.exec(
+        select(OutboundEmail).where(OutboundEmail.key == f"order-{order.number}-confirmation")
+    ).one()
+    assert (mail.attempts, mail.sent_at is not None, mail.claimed_until) == (1, True, None)
