@@ -230,6 +230,19 @@ def make_paid_order(
     return order
 
 
+def fulfilment_of(db: Session, order: Order) -> Fulfilment:
+    """The order's fulfilment row as committed now (the test session's snapshot is ended first)."""
+    db.rollback()
+    db.expire_all()
+    return db.exec(select(Fulfilment).where(Fulfilment.order_id == order.id)).one()
+
+
+def statuses(db: Session, order: Order) -> tuple[str, str]:
+    """(fulfilment status, order status) as committed now."""
+    fulfilment = fulfilment_of(db, order)
+    return fulfilment.status, db.exec(select(Order.status).where(Order.id == order.id)).one()
+
+
 @pytest.fixture
 def stripe_paid_order(db: Session, stripe_env: str) -> Callable[..., Order]:
     """An order paid by a real (localstripe) PaymentIntent for exactly its total, so it can be refunded."""

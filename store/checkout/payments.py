@@ -313,7 +313,7 @@ def record_result(session: Session, *, order: Order, payment: Payment, result: P
         )
     if result.status == "processing":
         return PayOutcome("succeeded", redirect=complete_url(order))
-    orders.record_payment_declined(
+    orders.record_payment_failed(
         session,
         order=order,
         intent_id=result.intent_id,

@@ -23,6 +23,7 @@ from store.checkout.service import AddressForm, cart_lines
 from store.config import Settings, get_settings
 from store.db import unit_of_work
 from store.fulfilment.providers import ProviderItem, Recipient
+from store.fulfilment.service import recipient_for
 from store.money import Money
 
 log = logging.getLogger("store.checkout")
@@ -52,16 +53,7 @@ def live_shipping(
         ]
     if not items:
         return None
-    recipient = Recipient(
-        name=form.full_name,
-        address1=form.address_line1,
-        address2=form.address_line2 or None,
-        city=form.town,
-        country_code=form.country,
-        zip=form.postcode,
-        email=form.email,
-    )
-    return cached_live_choice(settings, recipient=recipient, items=items)
+    return cached_live_choice(settings, recipient=recipient_for(form), items=items)
 
 
 def cart_token(raw_cookie: str | None) -> str | None:

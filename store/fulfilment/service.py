@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -98,6 +98,31 @@ def record_attempt(
     )
 
 
+class Address(Protocol):
+    """The delivery fields an order and the checkout form share."""
+
+    full_name: str
+    address_line1: str
+    address_line2: str
+    town: str
+    postcode: str
+    country: str
+    email: str
+
+
+def recipient_for(address: Address) -> Recipient:
+    """Who and where the provider delivers to (an order, or the checkout form before there is one)."""
+    return Recipient(
+        name=address.full_name,
+        address1=address.address_line1,
+        address2=address.address_line2 or None,
+        city=address.town,
+        country_code=address.country,
+        zip=address.postcode,
+        email=address.email,
+    )
+
+
 def build_request(session: Session, order: Order) -> ProviderOrderRequest:
     """What the provider is asked to print: the frozen order lines, never the live catalogue."""
     lines = session.exec(
@@ -118,15 +143,7 @@ def build_request(session: Session, order: Order) -> ProviderOrderRequest:
     ]
     return ProviderOrderRequest(
         external_id=order.number,
-        recipient=Recipient(
-            name=order.full_name,
-            address1=order.address_line1,
-            address2=order.address_line2 or None,
-            city=order.town,
-            country_code=order.country,
-            zip=order.postcode,
-            email=order.email,
-        ),
+        recipient=recipient_for(order),
         items=items,
         retail_costs={
             "subtotal": order.money(order.subtotal),

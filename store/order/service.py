@@ -238,30 +238,18 @@ def _flag_second_payment(session: Session, *, order: Order, intent_id: str, amou
 
 
 def record_payment_failed(
-    session: Session, *, order: Order, intent_id: str, message: str, actor: str
-) -> None:
-    """A declined or failed attempt: on the timeline, never a status change (the shopper may retry)."""
-    _payment_status(session, intent_id, "failed", message)
-    record_event(
-        session,
-        order,
-        kind=OrderEventType.payment_failed,
-        actor=actor,
-        message=f"Payment {intent_id} failed: {(message or 'no reason given').rstrip('.')}.",
-        data={"intent_id": intent_id, "reason": message},
-    )
-
-
-def record_payment_declined(
     session: Session, *, order: Order, intent_id: str | None, message: str, actor: str
 ) -> None:
-    """An attempt at checkout that Stripe declined (or 3-D Secure failed): on the timeline only."""
+    """A declined or failed attempt (the webhook's news, or the checkout's own answer from Stripe):
+    on the timeline, never a status change (the shopper may retry)."""
+    if intent_id:
+        _payment_status(session, intent_id, "failed", message)
     record_event(
         session,
         order,
         kind=OrderEventType.payment_failed,
         actor=actor,
-        message=f"Payment attempt not completed: {message}",
+        message=f"Payment {intent_id or 'attempt'} failed: {(message or 'no reason given').rstrip('.')}.",
         data={"intent_id": intent_id, "reason": message},
     )
 

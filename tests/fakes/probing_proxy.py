@@ -45,7 +45,9 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else None
         self.server.while_answering(f"{method} {self.path.split('?', 1)[0]}")
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
-        request = urllib.request.Request(self.server.target + self.path, data=body, method=method, headers=headers)
+        request = urllib.request.Request(
+            self.server.target + self.path, data=body, method=method, headers=headers
+        )
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 status, answer, answer_headers = response.status, response.read(), response.headers

@@ -20,11 +20,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
-from store.fulfilment.models import Fulfilment
 from store.mail.models import OutboundEmail
 from store.order.models import Order
 from tests.conftest import csrf_from, get_csrf
-from tests.factories import add, checkout, make_paid_order, make_product, pay_form, sku_of
+from tests.factories import add, checkout, make_paid_order, make_product, pay_form, sku_of, statuses
 from tests.fakes.fixtures import PRINTFUL_WEBHOOK_SECRET, app_settings
 from tests.fakes.localstripe import (
     CARD_SUCCEEDS,
@@ -104,14 +103,6 @@ def probed_stripe(localstripe_url: str, probe: Probe) -> Iterator[str]:
         yield localstripe_url
 
 
-def _state(db: Session, order: Order) -> tuple[str, str]:
-    db.rollback()
-    db.expire_all()
-    f = db.exec(select(Fulfilment).where(Fulfilment.order_id == order.id)).one()
-    o = db.exec(select(Order).where(Order.id == order.id)).one()
-    return f.status, o.status
-
-
 def _staff_post(client: TestClient, path: str, page: str, data: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
     return client.post(
         path, data={**(data or {}), "csrf_token": get_csrf(client, page)}, follow_redirects=False
@@ -149,7 +140,7 @@ def test_submitting_to_printful_holds_no_write_transaction(
 ) -> None:
     order = make_paid_order(db)  # the submit job runs after the payment commits
 
-    assert _state(db, order) == ("submitted", "submitted")
+    assert statuses(db, order) == ("submitted", "submitted")
     assert probe.calls() == ["GET /orders/@{external_id}", "POST /orders"]
     assert probe.blocked() == []
 
@@ -173,7 +164,7 @@ def test_approving_at_the_printer_holds_no_write_transaction(
     r = _staff_post(client, f"/staff/fulfilment/{order.number}/approve", "/staff/fulfilment")
 
     assert r.status_code == 303
-    assert _state(db, order) == ("submitted", "submitted")
+    assert statuses(db, order) == ("submitted", "submitted")
     assert probe.calls() == ["POST /orders/@{external_id}/confirm"]
     assert probe.blocked() == []
 
@@ -199,7 +190,7 @@ def test_cancelling_at_the_printer_and_refunding_hold_no_write_transaction(
     )
     order = make_paid_order(db, intent_id=paid.intent_id)
     assert order.total == order_total
-    assert _state(db, order) == ("submitted", "submitted")
+    assert statuses(db, order) == ("submitted", "submitted")
     login_as("fulfilment")
     probe.seen.clear()
 
@@ -208,7 +199,7 @@ def test_cancelling_at_the_printer_and_refunding_hold_no_write_transaction(
 
     # then: Printful cancelled it and Stripe refunded it, neither while a write transaction was open
     assert r.status_code == 303, r.text
-    assert _state(db, order) == ("cancelled", "refunded")
+    assert statuses(db, order) == ("cancelled", "refunded")
     assert probed_printful.orders[order.number]["status"] == "canceled"
     assert probe.calls() == ["DELETE /orders/@{external_id}", "POST /v1/refunds"]
     assert probe.blocked() == []

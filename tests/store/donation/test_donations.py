@@ -332,7 +332,9 @@ def test_a_made_up_payment_method_is_bad_input_not_a_server_error(client, db, lo
     headers = {"X-CSRF-Token": fields["csrf_token"]}
 
     # when: the page sends a pm_… Stripe has never heard of
-    r = client.post("/donate/card/pay", data=form | {"payment_method": "pm_madeUpByACardTester"}, headers=headers)
+    r = client.post(
+        "/donate/card/pay", data=form | {"payment_method": "pm_madeUpByACardTester"}, headers=headers
+    )
 
     # then: 422 with a message the page shows, nothing charged
     assert r.status_code == 422
@@ -341,7 +343,11 @@ def test_a_made_up_payment_method_is_bad_input_not_a_server_error(client, db, lo
         "field": "card",
     }
     assert [d.status for d in rows(db, Donation)] == ["failed"]
-    mine = [i for i in list_payment_intents(localstripe_url) if i["metadata"].get("donation") == fields["reference"]]
+    mine = [
+        i
+        for i in list_payment_intents(localstripe_url)
+        if i["metadata"].get("donation") == fields["reference"]
+    ]
     assert mine == []
 
     # and: a real card straight after pays once

@@ -13,20 +13,11 @@ from sqlmodel import Session, select
 from store.fulfilment.models import Fulfilment, Shipment
 from store.fulfilment.reconcile import reconcile
 from store.mail.models import OutboundEmail
-from store.order.models import Order
 from store.timeutil import utcnow
 from tests.conftest import get_csrf
-from tests.factories import make_paid_order
+from tests.factories import make_paid_order, statuses
 from tests.fakes.fixtures import PRINTFUL_WEBHOOK_SECRET
 from tests.fakes.printful import FakePrintful
-
-
-def _state(db: Session, order: Order) -> tuple[str, str]:
-    db.rollback()
-    db.expire_all()
-    f = db.exec(select(Fulfilment).where(Fulfilment.order_id == order.id)).one()
-    o = db.exec(select(Order).where(Order.id == order.id)).one()
-    return f.status, o.status
 
 
 def _post(client: TestClient, path: str, data: dict[str, str] | None = None) -> httpx.Response:
@@ -76,7 +67,7 @@ def test_other_roles_get_403_and_nothing_changes(
         r = client.post(path, data={"csrf_token": token}, follow_redirects=False)
 
     assert r.status_code == 403
-    assert _state(db, order) == ("failed", "on_hold")
+    assert statuses(db, order) == ("failed", "on_hold")
     assert printful.orders == {}
 
 
@@ -92,13 +83,13 @@ def test_approve_confirms_at_the_printer(
         "order_put_hold_approval", order.number, secret=PRINTFUL_WEBHOOK_SECRET, reason="Price changed"
     )
     assert client.post("/webhooks/printful", content=body, headers=headers).status_code == 200
-    assert _state(db, order) == ("needs_approval", "on_hold")
+    assert statuses(db, order) == ("needs_approval", "on_hold")
     login_as("fulfilment")
 
     r = _post(client, f"/staff/fulfilment/{order.number}/approve")
 
     assert r.status_code == 303
-    assert _state(db, order) == ("submitted", "submitted")
+    assert statuses(db, order) == ("submitted", "submitted")
     assert printful.orders[order.number]["status"] == "pending"
     assert printful.count("POST /orders/@{external_id}/confirm") == 1
 
@@ -110,14 +101,16 @@ def test_cancel_cancels_at_the_printer(
     printful: FakePrintful,  # type: ignore[no-untyped-def]
 ) -> None:
     order = make_paid_order(db)
-    body, headers = printful.webhook("order_put_hold", order.number, secret=PRINTFUL_WEBHOOK_SECRET, reason="Artwork unclear")
+    body, headers = printful.webhook(
+        "order_put_hold", order.number, secret=PRINTFUL_WEBHOOK_SECRET, reason="Artwork unclear"
+    )
     assert client.post("/webhooks/printful", content=body, headers=headers).status_code == 200
     login_as("fulfilment")
 
     r = _post(client, f"/staff/fulfilment/{order.number}/cancel")
 
     assert r.status_code == 303
-    assert _state(db, order) == ("cancelled", "cancelled")
+    assert statuses(db, order) == ("cancelled", "cancelled")
     assert printful.orders[order.number]["status"] == "canceled"
 
 
@@ -140,7 +133,7 @@ def test_manual_mark_as_shipped_needs_a_tracking_number_then_emails_once(
     again = _post(client, path, {"carrier": "Royal Mail", "tracking_number": "AB123456789GB"})
 
     assert (good.status_code, again.status_code) == (303, 303)
-    assert _state(db, order) == ("shipped", "shipped")
+    assert statuses(db, order) == ("shipped", "shipped")
     assert len(db.exec(select(Shipment)).all()) == 1
     keys = db.exec(select(OutboundEmail.key).where(OutboundEmail.key.startswith("shipment-"))).all()  # type: ignore[attr-defined]
     assert keys == [f"shipment-{order.number}-AB123456789GB"]
@@ -164,7 +157,7 @@ def test_reconcile_finds_a_shipment_whose_webhook_was_lost(db: Session, printful
         f"{shipped.number}: fulfilment submitted -> shipped, order shipped (DPD DPD42)",
         f"{held.number}: fulfilment submitted -> on_hold, order on_hold",
     ]
-    assert _state(db, shipped) == ("shipped", "shipped")
-    assert _state(db, held) == ("on_hold", "on_hold")
-    assert _state(db, quiet) == ("submitted", "submitted")
+    assert statuses(db, shipped) == ("shipped", "shipped")
+    assert statuses(db, held) == ("on_hold", "on_hold")
+    assert statuses(db, quiet) == ("submitted", "submitted")
     assert list(reconcile(older_than_minutes=30)) == []  # nothing new the second time

@@ -20,7 +20,7 @@ from store.fulfilment.submission import submit
 from store.fulfilment.tasks import sweep
 from store.order.models import Order
 from store.timeutil import utcnow
-from tests.factories import make_paid_order
+from tests.factories import fulfilment_of, make_paid_order
 from tests.fakes.fixtures import app_settings
 from tests.fakes.printful import FakePrintful
 
@@ -32,17 +32,11 @@ def short_lease(printful: FakePrintful) -> Iterator[float]:
         yield 2.0
 
 
-def _row(db: Session, order: Order) -> Fulfilment:
-    db.rollback()
-    db.expire_all()
-    return db.exec(select(Fulfilment).where(Fulfilment.order_id == order.id)).one()
-
-
-def _waiting_row(db: Session, printful: FakePrintful) -> tuple[Order, Fulfilment]:
+def _waitingfulfilment_of(db: Session, printful: FakePrintful) -> tuple[Order, Fulfilment]:
     """A paid order whose first submission found Printful down: pending, due again now."""
     printful.fail_next("GET /orders/@{external_id}", 4, status=503)
     order = make_paid_order(db)
-    row = _row(db, order)
+    row = fulfilment_of(db, order)
     assert row.status == "pending"
     row.next_attempt_at = utcnow() - timedelta(seconds=1)
     db.add(row)
@@ -54,7 +48,7 @@ def test_a_slow_provider_call_longer_than_the_lease_is_not_taken_over(
     db: Session, printful: FakePrintful, short_lease: float
 ) -> None:
     # given: Printful will take three leases' time (6 s) to answer the order's POST
-    order, row = _waiting_row(db, printful)
+    order, row = _waitingfulfilment_of(db, printful)
     assert row.id is not None
     printful.delay_next("POST /orders", 3 * short_lease)
 
@@ -63,7 +57,7 @@ def test_a_slow_provider_call_longer_than_the_lease_is_not_taken_over(
     worker = threading.Thread(target=lambda: first.append(submit(row.id)))  # type: ignore[arg-type]
     worker.start()
     second: list[str] = []
-    while _row(db, order).status != "submitting" and worker.is_alive():
+    while fulfilment_of(db, order).status != "submitting" and worker.is_alive():
         time.sleep(0.05)
     db.rollback()
     while worker.is_alive():
@@ -85,11 +79,11 @@ def test_a_slow_provider_call_longer_than_the_lease_is_not_taken_over(
         )
     ).all()
     assert submits == ["temporary_error", "ok"]
-    assert (_row(db, order).status, _row(db, order).lease_until) == ("submitted", None)
+    assert (fulfilment_of(db, order).status, fulfilment_of(db, order).lease_until) == ("submitted", None)
 
 
 def test_renewing_takes_only_our_own_lease(db: Session, printful: FakePrintful, short_lease: float) -> None:
-    _, row = _waiting_row(db, printful)
+    _, row = _waitingfulfilment_of(db, printful)
     assert row.id is not None
     lease = leases.claim(db, fulfilment_id=row.id)
     db.commit()

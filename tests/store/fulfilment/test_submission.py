@@ -15,15 +15,8 @@ from store.fulfilment.tasks import sweep
 from store.mail.models import OutboundEmail
 from store.order.models import Order
 from store.timeutil import utcnow
-from tests.factories import make_paid_order
+from tests.factories import fulfilment_of, make_paid_order
 from tests.fakes.printful import FakePrintful
-
-
-def _fulfilment(db: Session, order: Order) -> Fulfilment:
-    db.rollback()
-    db.expire_all()
-    row = db.exec(select(Fulfilment).where(Fulfilment.order_id == order.id)).one()
-    return row
 
 
 def _order(db: Session, order: Order) -> Order:
@@ -49,7 +42,7 @@ def test_a_paid_order_creates_exactly_one_provider_order(db: Session, printful: 
     assert provider_order["status"] == "pending"
     assert provider_order["items"][0]["external_variant_id"] == "TS-RED-M"
     assert provider_order["items"][0]["retail_price"] == "25.00"
-    row = _fulfilment(db, order)
+    row = fulfilment_of(db, order)
     assert (row.status, row.provider_order_id, row.attempts) == ("submitted", str(provider_order["id"]), 1)
     assert _order(db, order).status == "submitted"
     # and submitting again (a duplicate job, the sweep) changes nothing
@@ -66,7 +59,7 @@ def test_three_500s_in_a_row_still_end_with_one_order(db: Session, printful: Fak
     assert len(printful.orders) == 1
     assert printful.count("POST /orders") == 1
     assert printful.count("GET /orders/@{external_id}") == 4  # three 500s, then 404 before the POST
-    assert _fulfilment(db, order).status == "submitted"
+    assert fulfilment_of(db, order).status == "submitted"
     assert _order(db, order).status == "submitted"
 
 
@@ -79,7 +72,7 @@ def test_post_failing_three_times_with_500_still_ends_with_one_order(
 
     assert len(printful.orders) == 1
     assert printful.count("POST /orders") == 4
-    assert _fulfilment(db, order).status == "submitted"
+    assert fulfilment_of(db, order).status == "submitted"
 
 
 def test_429_with_retry_after_still_ends_with_one_order(db: Session, printful: FakePrintful) -> None:
@@ -89,7 +82,7 @@ def test_429_with_retry_after_still_ends_with_one_order(db: Session, printful: F
 
     assert len(printful.orders) == 1
     assert printful.count("POST /orders") == 2
-    assert _fulfilment(db, order).status == "submitted"
+    assert fulfilment_of(db, order).status == "submitted"
 
 
 @pytest.mark.parametrize("mode", ["close", "500"])
@@ -102,7 +95,7 @@ def test_accepted_but_answer_lost_ends_with_one_order(db: Session, printful: Fak
     # then: the retry asks first, finds the order, and never POSTs again
     assert len(printful.orders) == 1
     assert printful.count("POST /orders") == 1
-    row = _fulfilment(db, order)
+    row = fulfilment_of(db, order)
     assert (row.status, row.provider_order_id) == ("submitted", str(printful.orders[order.number]["id"]))
 
 
@@ -110,7 +103,7 @@ def test_provider_down_backs_off_then_sweep_submits_once(db: Session, printful: 
     # given: every call in the first job fails (4 tries of the find-first GET)
     printful.fail_next("GET /orders/@{external_id}", 4, status=503)
     order = make_paid_order(db)
-    row = _fulfilment(db, order)
+    row = fulfilment_of(db, order)
     assert (row.status, row.attempts) == ("pending", 1)
     assert row.next_attempt_at is not None
     delay = service.aware(row.next_attempt_at) - utcnow()
@@ -124,7 +117,7 @@ def test_provider_down_backs_off_then_sweep_submits_once(db: Session, printful: 
 
     # then: one order, two attempts on record
     assert len(printful.orders) == 1
-    row = _fulfilment(db, order)
+    row = fulfilment_of(db, order)
     assert (row.status, row.attempts) == ("submitted", 2)
     outcomes = db.exec(select(FulfilmentAttempt.outcome).order_by(FulfilmentAttempt.id)).all()
     assert outcomes == ["temporary_error", "ok"]
@@ -136,10 +129,10 @@ def test_retries_stop_after_the_limit_hold_the_order_and_tell_the_shopper(
     printful.fail_next("GET /orders/@{external_id}", 4 * service.MAX_SUBMIT_ATTEMPTS, status=500)
     order = make_paid_order(db)
     for _ in range(service.MAX_SUBMIT_ATTEMPTS - 1):
-        _make_due(db, _fulfilment(db, order))
+        _make_due(db, fulfilment_of(db, order))
         assert sweep() == 1
 
-    row = _fulfilment(db, order)
+    row = fulfilment_of(db, order)
     assert (row.status, row.attempts) == ("failed", service.MAX_SUBMIT_ATTEMPTS)
     assert row.reason.startswith("The printer could not be reached after 5 attempts")
     assert _order(db, order).status == "on_hold"
@@ -158,7 +151,7 @@ def test_a_refusal_goes_to_the_exception_desk_with_the_reason(db: Session, print
 
     order = make_paid_order(db)
 
-    row = _fulfilment(db, order)
+    row = fulfilment_of(db, order)
     assert (row.status, row.reason) == ("failed", "The printer refused the order: Recipient: zip is invalid")
     assert _order(db, order).status == "on_hold"
     assert printful.orders == {}
@@ -170,7 +163,7 @@ def test_a_row_claimed_by_a_worker_that_died_is_taken_again_after_its_lease(
     # given: a worker claimed the row (lease) and died before calling Printful
     printful.fail_next("GET /orders/@{external_id}", 4, status=500)
     order = make_paid_order(db)
-    row = _fulfilment(db, order)
+    row = fulfilment_of(db, order)
     row.status, row.lease_until, row.next_attempt_at = "submitting", utcnow() + timedelta(minutes=5), None
     db.add(row)
     db.commit()
@@ -187,13 +180,13 @@ def test_a_row_claimed_by_a_worker_that_died_is_taken_again_after_its_lease(
 
     # then: exactly one order
     assert len(printful.orders) == 1
-    assert _fulfilment(db, order).status == "submitted"
+    assert fulfilment_of(db, order).status == "submitted"
 
 
 def test_claim_is_exclusive(db: Session, printful: FakePrintful) -> None:
     printful.fail_next("GET /orders/@{external_id}", 4, status=500)
     order = make_paid_order(db)
-    row = _fulfilment(db, order)
+    row = fulfilment_of(db, order)
     _make_due(db, row)
 
     first = leases.claim(db, fulfilment_id=row.id)  # type: ignore[arg-type]
@@ -208,7 +201,7 @@ def test_claim_is_exclusive(db: Session, printful: FakePrintful) -> None:
 def test_manual_fulfilment_puts_the_order_on_staff_list_and_keeps_it_paid(db: Session) -> None:
     order = make_paid_order(db)
 
-    row = _fulfilment(db, order)
+    row = fulfilment_of(db, order)
     assert (row.provider, row.status, row.provider_order_id) == ("manual", "submitted", None)
     assert _order(db, order).status == "paid"  # "submitted" means accepted by a print provider
 
@@ -216,7 +209,7 @@ def test_manual_fulfilment_puts_the_order_on_staff_list_and_keeps_it_paid(db: Se
 def test_a_cancelled_order_is_never_submitted(db: Session, printful: FakePrintful) -> None:
     printful.fail_next("GET /orders/@{external_id}", 4, status=500)
     order = make_paid_order(db)
-    row = _fulfilment(db, order)
+    row = fulfilment_of(db, order)
     fresh = _order(db, order)
     fresh.status = "cancelled"  # arranged directly: what the orders service leaves behind
     db.add(fresh)
@@ -224,5 +217,5 @@ def test_a_cancelled_order_is_never_submitted(db: Session, printful: FakePrintfu
 
     sweep()
 
-    assert _fulfilment(db, order).status == "cancelled"
+    assert fulfilment_of(db, order).status == "cancelled"
     assert printful.orders == {}

@@ -20,8 +20,7 @@ from sqlmodel import Session, select
 from store.config import Settings
 from store.fulfilment.models import Fulfilment
 from store.jobs import huey
-from store.order.models import Order
-from tests.factories import make_paid_order
+from tests.factories import make_paid_order, statuses
 from tests.fakes.fixtures import app_settings
 from tests.fakes.printful import FakePrintfulRemote
 
@@ -77,14 +76,6 @@ def _wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def _status(db: Session, order: Order) -> tuple[str, str]:
-    db.rollback()
-    db.expire_all()
-    f = db.exec(select(Fulfilment).where(Fulfilment.order_id == order.id)).one()
-    o = db.exec(select(Order).where(Order.id == order.id)).one()
-    return f.status, o.status
-
-
 @pytest.mark.slow
 def test_a_killed_workers_order_is_taken_over_within_a_minute_exactly_once(
     db: Session, remote_printful: FakePrintfulRemote, start_worker: Callable[[], subprocess.Popen[bytes]]
@@ -102,7 +93,7 @@ def test_a_killed_workers_order_is_taken_over_within_a_minute_exactly_once(
         _wait_for(
             lambda: remote_printful.count("GET /orders/@{external_id}") == 1, 30, "the worker's first call"
         )
-        assert _status(db, order) == ("submitting", "paid")
+        assert statuses(db, order) == ("submitting", "paid")
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
         killed_at = time.monotonic()
@@ -112,7 +103,7 @@ def test_a_killed_workers_order_is_taken_over_within_a_minute_exactly_once(
         start_worker()
 
         # then: the other worker takes the order over within 60 s of the kill (issue 15 item 5), once
-        _wait_for(lambda: _status(db, order) == ("submitted", "submitted"), 65, "the order to be submitted")
+        _wait_for(lambda: statuses(db, order) == ("submitted", "submitted"), 65, "the order to be submitted")
     taken_over_after = time.monotonic() - killed_at
     assert taken_over_after < 60, f"taken over {taken_over_after:.0f} s after the kill"
     assert list(remote_printful.orders) == [order.number]
@@ -138,7 +129,7 @@ def test_two_workers_running_at_once_submit_each_order_once(
 
     # then: every order reaches Printful exactly once
     _wait_for(
-        lambda: all(_status(db, o) == ("submitted", "submitted") for o in orders), 60, "all orders submitted"
+        lambda: all(statuses(db, o) == ("submitted", "submitted") for o in orders), 60, "all orders submitted"
     )
     time.sleep(1)  # let any duplicate job finish
     assert sorted(remote_printful.orders) == sorted(o.number for o in orders)
