@@ -2,8 +2,10 @@
 
 create_for_order is called by order.service.mark_paid in the SAME transaction: the row is the outbox;
 a job submits it to the provider after commit (store.fulfilment.submission); a sweep finds any it
-missed. Every status change of a fulfilment is a conditional UPDATE that only moves forward (or into
-a state staff must act on), so a stale or duplicated event never moves anything back.
+missed. Every status change of a fulfilment is a conditional UPDATE allowed by FULFILMENT_MOVES
+(store.fulfilment.models), so a stale or duplicated event never moves anything back. Claims on a row
+while someone talks to the provider are store.fulfilment.lease; the calls themselves are
+submission.py (workers) and actions.py (staff), never in here.
 """
 
 from __future__ import annotations
