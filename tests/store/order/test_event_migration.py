@@ -27,6 +27,13 @@ OLD_ROWS = [
     ),
     (
         "payment",
+        "Payment pi_E of £48.99 succeeded after the order was cancelled. Refund it in Stripe.",
+        None,
+        "payment_after_cancellation",
+        {"intent_id": "pi_E", "amount": 4899},
+    ),
+    (
+        "payment",
         "Payment pi_C of 100 does not match the order total 2895; not marked paid.",
         None,
         "payment_mismatch",
