@@ -1,7 +1,7 @@
 """typed order events (order_event.data, kinds mapped from the old free text); email send claims
 
 Revision ID: 0009_flow
-Revises: 0008
+Revises: 0009_staff
 Create Date: 2026-12-02
 
 order_event.kind was free text ("status", "payment", "refund", "note") and code found earlier events
@@ -20,7 +20,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0009_flow"
-down_revision: str | Sequence[str] | None = "0008"
+down_revision: str | Sequence[str] | None = "0009_staff"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
