@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,9 +30,34 @@ BIN = Path(sys.executable).parent
 WRK = os.environ.get("WRK", "/usr/bin/wrk")
 VARIANTS = [(size, colour) for colour in ("Black", "White") for size in ("S", "M", "L", "XL")]
 TAGS = ["anti-war", "human-rights", "workers-rights", "nhs", "housing", "climate", "protest"]
-TARGET_RATIO = 0.30
+SLOGANS = [
+    "No war but class war",
+    "Pay the nurses",
+    "Homes for all",
+    "Solidarity forever",
+    "System change",
+    "Refugees welcome",
+    "Tax the rich",
+    "Power to the people",
+    "Unions build",
+    "Free Palestine",
+    "Save our NHS",
+    "Climate justice",
+]
+FABRICS = ["organic cotton", "recycled polyester", "heavyweight cotton", "linen blend"]
+TARGET_RATIO = 0.50
 TARGET_P99_MS = 50.0
 TARGET_SLOWDOWN = 0.20
+
+
+def description(i: int) -> str:
+    """Varied text, so searching it is like searching a real catalogue (a few words common, most rare)."""
+    slogan = SLOGANS[i % len(SLOGANS)]
+    fabric = FABRICS[(i // len(SLOGANS)) % len(FABRICS)]
+    return (
+        f"“{slogan}” printed on {fabric}, design {i % 997}. Printed to order in the UK; "
+        f"every sale funds independent reporting. Batch {i}."
+    )
 
 
 def free_port() -> int:
@@ -91,25 +117,9 @@ def load(db: Path, media: Path, count: int, image_keys: list[str]) -> float:
             "INSERT INTO collection (id, slug, title, position) VALUES (?, ?, ?, ?)",
             [(1, "t-shirts", "T-shirts", 0), (2, "cushions", "Cushions", 1)],
         )
-        conn.executemany(
-            "INSERT INTO product (id, slug, title, description, collection_id, price, currency, vat_rate_bp, "
-            "is_published, position, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, 'GBP', 2000, 1, ?, ?, ?)",
-            (
-                (
-                    i,
-                    f"bench-tee-{i:06d}",
-                    f"Bench t-shirt number {i}",
-                    "Organic cotton. " * 12,
-                    1 if i % 4 else 2,
-                    2500 if i % 4 else 3000,
-                    i,
-                    now,
-                    now,
-                )
-                for i in range(1, count + 1)
-            ),
-        )
+        # Variants and tags go in before their products (foreign keys are not enforced on this
+        # connection): the search index's triggers then build each product's row once, on its insert,
+        # instead of rewriting it for every variant. The index ends up exactly as staff edits leave it.
         conn.executemany(
             "INSERT INTO variant (product_id, sku, options, price_override, provider_cost, "
             "provider_variant_id, "
@@ -129,6 +139,29 @@ def load(db: Path, media: Path, count: int, image_keys: list[str]) -> float:
             ),
         )
         conn.executemany(
+            "INSERT INTO product_tag (product_id, tag) VALUES (?, ?)",
+            ((i, TAGS[i % len(TAGS)]) for i in range(1, count + 1)),
+        )
+        conn.executemany(
+            "INSERT INTO product (id, slug, title, description, collection_id, price, currency, vat_rate_bp, "
+            "is_published, position, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, 'GBP', 2000, 1, ?, ?, ?)",
+            (
+                (
+                    i,
+                    f"bench-tee-{i:06d}",
+                    f"Bench t-shirt number {i}",
+                    description(i),
+                    1 if i % 4 else 2,
+                    2500 if i % 4 else 3000,
+                    i,
+                    now,
+                    now,
+                )
+                for i in range(1, count + 1)
+            ),
+        )
+        conn.executemany(
             "INSERT INTO product_image (product_id, image_key, alt, colour, position) "
             "VALUES (?, ?, ?, NULL, 0)",
             (
@@ -136,17 +169,13 @@ def load(db: Path, media: Path, count: int, image_keys: list[str]) -> float:
                 for i in range(1, count + 1)
             ),
         )
-        conn.executemany(
-            "INSERT INTO product_tag (product_id, tag) VALUES (?, ?)",
-            ((i, TAGS[i % len(TAGS)]) for i in range(1, count + 1)),
-        )
     conn.execute("ANALYZE")
     conn.close()
     return time.perf_counter() - started
 
 
 @contextlib.contextmanager
-def server(command: list[str], env: dict[str, str], port: int) -> Iterator[None]:
+def server(command: list[str], env: dict[str, str], port: int) -> Iterator[int]:
     proc = subprocess.Popen(
         command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
     )
@@ -164,7 +193,7 @@ def server(command: list[str], env: dict[str, str], port: int) -> Iterator[None]
                         f"server did not start: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}"
                     )
                 time.sleep(0.2)
-        yield
+        yield proc.pid
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)  # the server's own process group: uvicorn and its workers
@@ -184,18 +213,46 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
 
 
-def wrk(url: str, duration: int) -> dict[str, float]:
+def group_cpu(pgid: int) -> float:
+    """CPU seconds (user + system) used so far by every process in a process group (a server and its
+    workers)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # fields[2] is the process group
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def wrk(url: str, duration: int, pgid: int | None = None) -> dict[str, float]:
+    """wrk's figures; with `pgid`, also the server's CPU per request during the run (microseconds),
+    which moves much less than req/s when other work shares the machine."""
     # warm every worker's cache first (a 404 page is a fine answer to warm)
     for _ in range(40):
         with contextlib.suppress(urllib.error.HTTPError):
             urllib.request.urlopen(url, timeout=30).read()
+    before = group_cpu(pgid) if pgid else 0.0
     out = subprocess.run(
         [WRK, "-t2", "-c16", f"-d{duration}s", "--latency", url], check=True, capture_output=True, text=True
     ).stdout
+    used = group_cpu(pgid) - before if pgid else 0.0
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    return {"rps": rps, "p99_ms": p99, "non_2xx": float(non2xx.group(1)) if non2xx else 0.0}
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    return {
+        "rps": rps,
+        "p99_ms": p99,
+        "non_2xx": float(non2xx.group(1)) if non2xx else 0.0,
+        "server_us": used / max(1, requests) * 1e6,
+    }
 
 
 CPU_PROBE = """
@@ -245,6 +302,40 @@ def cpu_per_request(db: Path, media: Path, paths: list[str]) -> dict[str, float]
     return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in out.strip().splitlines()}
 
 
+def searches(count: int) -> dict[str, str]:
+    """Shoppers' queries of every kind, from one product to every product (see description())."""
+    mid = count // 2
+    return {
+        "a SKU (1 product)": f"RRM-BENCH-{mid:06d}-BLACK-M",
+        "a slogan word (1 in 12)": "nurses",
+        "a tag (1 in 7)": "housing",
+        "two words (1 in 48)": "linen homes",
+        "in every product": "printed",
+        "no results": "zebra",
+    }
+
+
+def search_figures(port: int, count: int, duration: int) -> dict[str, dict[str, float]]:
+    """Latency one request at a time (what a shopper waits), then throughput under wrk."""
+    figures: dict[str, dict[str, float]] = {}
+    for name, query in searches(count).items():
+        url = f"http://127.0.0.1:{port}/shop?{urllib.parse.urlencode({'q': query})}"
+        page = urllib.request.urlopen(url, timeout=30).read().decode()
+        timings = []
+        for _ in range(30):
+            started = time.perf_counter()
+            urllib.request.urlopen(url, timeout=30).read()
+            timings.append((time.perf_counter() - started) * 1000)
+        timings.sort()
+        figures[name] = {
+            "found": float(page.count('class="product-card"')),
+            "median_ms": timings[len(timings) // 2],
+            "p90_ms": timings[int(len(timings) * 0.9)],
+            "rps": wrk(url, max(2, duration // 2))["rps"],
+        }
+    return figures
+
+
 def shop_cmd(args: argparse.Namespace, port: int) -> list[str]:
     if args.server_cmd:
         return list(args.server_cmd.format(port=port, workers=args.workers).split())
@@ -271,6 +362,7 @@ def main() -> int:
     )
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers, the same for both servers")
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--no-search", action="store_true", help="skip the search figures")
     parser.add_argument(
         "--server-cmd",
         help="serve the shop with this command instead of `storefront serve` ({port} and {workers} are "
@@ -310,7 +402,7 @@ def run(args: argparse.Namespace, sizes: list[int], scratch: Path) -> int:
         }
         print(
             f"{count:>7,} products loaded in {took:.1f} s; server CPU per request: "
-            + ", ".join(f"{name} {ms:.2f} ms" for name, ms in cpu[count].items())
+            + ", ".join(f"{name} {ms * 1000:.1f} µs" for name, ms in cpu[count].items())
         )
 
     bare_port = free_port()
@@ -332,29 +424,36 @@ def run(args: argparse.Namespace, sizes: list[int], scratch: Path) -> int:
     best: dict[str, dict[str, float]] = {}
 
     def keep(key: str, figures: dict[str, float]) -> None:
+        # best req/s of the rounds, and separately the least server CPU per request
+        least = min(figures["server_us"], best[key]["server_us"]) if key in best else figures["server_us"]
         if key not in best or figures["rps"] > best[key]["rps"]:
             best[key] = figures
+        best[key]["server_us"] = least
 
     with contextlib.ExitStack() as stack:
         # Every server runs for the whole bench; measurements alternate between them round by round,
         # so a burst of other load on the machine does not land on one catalogue size only.
-        stack.enter_context(server(bare_cmd, dict(os.environ), bare_port))
-        ports = {}
+        bare_pgid = stack.enter_context(server(bare_cmd, dict(os.environ), bare_port))
+        ports, pgids = {}, {}
         for count in sizes:
             ports[count] = free_port()
             db = scratch / f"shop-{count}.db"
-            stack.enter_context(server(shop_cmd(args, ports[count]), env_for(db, media), ports[count]))
+            pgids[count] = stack.enter_context(
+                server(shop_cmd(args, ports[count]), env_for(db, media), ports[count])
+            )
         for _ in range(args.rounds):
-            keep("bare", wrk(f"http://127.0.0.1:{bare_port}/", args.duration))
+            keep("bare", wrk(f"http://127.0.0.1:{bare_port}/", args.duration, bare_pgid))
             for name in ("/shop", "/shop?page=50", "/shop/{slug}"):
                 for count in sizes:
-                    keep(
-                        f"{count} {name}",
-                        wrk(f"http://127.0.0.1:{ports[count]}{paths[count][name]}", args.duration),
-                    )
+                    url = f"http://127.0.0.1:{ports[count]}{paths[count][name]}"
+                    keep(f"{count} {name}", wrk(url, args.duration, pgids[count]))
+        searched = {} if args.no_search else search_figures(ports[max(sizes)], max(sizes), args.duration)
 
     bare = best["bare"]
-    print(f"\nbare uvicorn (10 KB page): {bare['rps']:.0f} req/s, p99 {bare['p99_ms']:.1f} ms")
+    print(
+        f"\nbare uvicorn (10 KB page): {bare['rps']:.0f} req/s, p99 {bare['p99_ms']:.1f} ms, "
+        f"server CPU {bare['server_us']:.0f} µs/req"
+    )
     results: dict[int, dict[str, dict[str, float]]] = {}
     for count in sizes:
         print(f"{count:>7,} products")
@@ -362,16 +461,18 @@ def run(args: argparse.Namespace, sizes: list[int], scratch: Path) -> int:
         for name in ("/shop", "/shop?page=50", "/shop/{slug}"):
             figures = dict(best[f"{count} {name}"])
             figures["ratio"] = figures["rps"] / bare["rps"]
+            figures["cpu_ratio"] = bare["server_us"] / figures["server_us"]
             figures["cpu_ms"] = cpu[count][name]
             results[count][name] = figures
             note = f"  ({int(figures['non_2xx'])} non-2xx: fewer than 50 pages)" if figures["non_2xx"] else ""
             print(
                 f"  {name:<15} {figures['rps']:>8.0f} req/s  p99 {figures['p99_ms']:>6.1f} ms  "
-                f"ratio {figures['ratio']:.2f}  cpu {figures['cpu_ms']:.2f} ms/req{note}"
+                f"ratio {figures['ratio']:.2f}  server {figures['server_us']:>5.0f} µs/req "
+                f"(bare/this {figures['cpu_ratio']:.2f})  in-process {figures['cpu_ms'] * 1000:.0f} µs{note}"
             )
 
     print(
-        "\ntargets: /shop and /shop/{slug} >= 30 % of bare, p99 < 50 ms, <= 20 % slower at the largest size"
+        "\ntargets: /shop and /shop/{slug} >= 50 % of bare, p99 < 50 ms, <= 20 % slower at the largest size"
     )
     ok = True
     small, large = min(sizes), max(sizes)
@@ -393,8 +494,17 @@ def run(args: argparse.Namespace, sizes: list[int], scratch: Path) -> int:
             f"  {name:<13} {large:,} vs {small:,}: {slowdown * 100:+.1f} % slower by wrk, "
             f"{cpu_growth * 100:+.1f} % CPU per request  {'ok' if good else 'MISSED'}"
         )
+    if searched:
+        print(f"\nsearch at {max(sizes):,} products (not cached: every request runs the query)")
+        for name, f in searched.items():
+            print(
+                f"  {name:<28} {f['found']:>3.0f} on page 1  median {f['median_ms']:>6.1f} ms  "
+                f"p90 {f['p90_ms']:>6.1f} ms  (one at a time)  {f['rps']:>6.0f} req/s (wrk)"
+            )
     if args.json:
-        Path(args.json).write_text(json.dumps({"bare": bare, "results": results}, indent=2))
+        Path(args.json).write_text(
+            json.dumps({"bare": bare, "results": results, "search": searched}, indent=2)
+        )
     return 0 if ok else 3
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from store.cache import invalidate_on_change
 from store.money import Money
 from store.timeutil import utcnow
 
@@ -111,34 +112,6 @@ def variant_options_label(options: dict[str, Any]) -> str:
 # --- cache invalidation: any committed change to the catalogue bumps its cache version -------------
 
 CACHE_NAMESPACE = "catalogue"
-_CATALOGUE_TYPES = (Collection, Product, Variant, ProductImage, ProductTag, ArticleProduct)
-
-
-def _touches_catalogue(session: Any) -> bool:
-    return any(isinstance(obj, _CATALOGUE_TYPES) for obj in (*session.new, *session.dirty, *session.deleted))
-
-
-def _install_invalidation() -> None:
-    from sqlalchemy import event
-    from sqlmodel import Session
-
-    from store.cache import bump
-    from store.db import on_commit
-
-    @event.listens_for(Session, "before_flush")
-    def _catalogue_changed(session: Any, _context: Any, _instances: Any) -> None:
-        if _touches_catalogue(session) and not session.info.get("catalogue_bump"):
-            session.info["catalogue_bump"] = True
-
-            def _bump() -> None:
-                bump(CACHE_NAMESPACE)
-
-            on_commit(session, _bump)
-
-    @event.listens_for(Session, "after_commit")
-    @event.listens_for(Session, "after_rollback")
-    def _reset(session: Any) -> None:
-        session.info.pop("catalogue_bump", None)
-
-
-_install_invalidation()
+invalidate_on_change(
+    CACHE_NAMESPACE, (Collection, Product, Variant, ProductImage, ProductTag, ArticleProduct)
+)

@@ -13,7 +13,7 @@ from catalog import repository
 from catalog.models import ArticleProduct, Collection, Product, ProductImage, ProductTag, Variant
 from catalog.pricing import margin
 from store.errors import DomainError, NotFound
-from store.media import image_url
+from store.media import image_srcset, image_url
 from store.money import Money
 from store.text import slugify
 from store.timeutil import utcnow
@@ -121,6 +121,7 @@ class ProductCard:
     price: Money
     image_src: str | None
     image_alt: str
+    image_srcset: str | None = None
 
 
 def cards(
@@ -141,9 +142,136 @@ def cards(
                 price=product.price_money,
                 image_src=image_url(image.image_key, 320) if image else None,
                 image_alt=image.alt if image else "",
+                image_srcset=image_srcset(image.image_key) if image else None,
             )
         )
     return result
+
+
+# --- the product page: what it shows and what the picker offers ------------------------------------
+
+
+def variants_and_images(session: Session, product: Product) -> tuple[list[Variant], list[ProductImage]]:
+    assert product.id is not None
+    return (
+        repository.variants_for(session, [product.id]).get(product.id, []),
+        repository.images_for(session, [product.id]).get(product.id, []),
+    )
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What the size/colour picker shows for a choice: the price, whether it's on sale, the photo."""
+
+    size: str | None
+    colour: str | None
+    sizes: list[str]
+    colours: list[str]
+    variant: Variant | None
+    price: Money
+    price_varies: bool  # no variant chosen and prices differ: show "From …"
+    from_price: Money
+    unavailable: list[Variant]
+    sold_out: bool
+    photo: ProductImage | None
+
+
+def choose(
+    product: Product,
+    variants: Sequence[Variant],
+    images: Sequence[ProductImage],
+    *,
+    size: str | None,
+    colour: str | None,
+) -> Choice:
+    """The picker's state for the asked size and colour (unknown values are ignored). With none
+    asked, a sensible default (size M where there is one) so the page always shows a real price."""
+    sizes = option_values(variants, "size")
+    colours = option_values(variants, "colour")
+    size = size if size in sizes else None
+    colour = colour if colour in colours else None
+    if size is None or colour is None:
+        fits = [
+            v
+            for v in variants
+            if v.is_available
+            and (size is None or v.options.get("size") == size)
+            and (colour is None or v.options.get("colour") == colour)
+        ]
+        default = next((v for v in fits if v.options.get("size") == "M"), fits[0] if fits else None)
+        if default is not None:
+            size, colour = default.options.get("size"), default.options.get("colour")
+    chosen = (
+        next(
+            (v for v in variants if v.options.get("size") == size and v.options.get("colour") == colour), None
+        )
+        if size and colour
+        else None
+    )
+    on_sale = [v for v in variants if v.is_available]
+    prices = sorted({v.price_for(product).amount for v in on_sale}) or [product.price]
+    photo = next((i for i in images if colour and i.colour and i.colour.lower() == colour.lower()), None)
+    return Choice(
+        size=size,
+        colour=colour,
+        sizes=sizes,
+        colours=colours,
+        variant=chosen,
+        price=chosen.price_for(product) if chosen else product.price_money,
+        price_varies=len(prices) > 1 and chosen is None,
+        from_price=Money(prices[0], product.currency),
+        unavailable=[v for v in variants if not v.is_available],
+        sold_out=not on_sale,
+        photo=photo or (images[0] if images else None),
+    )
+
+
+def json_ld(
+    product: Product, variants: Sequence[Variant], images: Sequence[ProductImage], *, base_url: str
+) -> dict[str, Any]:
+    """schema.org Product with an Offer per variant, for search engines."""
+    base = base_url.rstrip("/")
+    url = base + product_url(product)
+    return {
+        "@context": "https://schema.org",
+        "@type": "Product",
+        "name": product.title,
+        "description": product.description,
+        "sku": variants[0].sku if variants else product.slug,
+        "url": url,
+        "image": [base + image_url(i.image_key, 1200) for i in images],
+        "brand": {"@type": "Brand", "name": "Red Revolution Media"},
+        "offers": [
+            {
+                "@type": "Offer",
+                "sku": v.sku,
+                "name": f"{product.title} ({' / '.join(v.options.values())})",
+                "price": f"{v.price_for(product).to_major():.2f}",
+                "priceCurrency": product.currency,
+                "availability": "https://schema.org/" + ("InStock" if v.is_available else "OutOfStock"),
+                "url": url,
+            }
+            for v in variants
+        ],
+    }
+
+
+def products_json(session: Session, products: Sequence[Product]) -> list[dict[str, Any]]:
+    """The API's `Product` for each, in three queries whatever their number."""
+    ids = [p.id for p in products if p.id is not None]
+    variants = repository.variants_for(session, ids)
+    images = repository.images_for(session, ids)
+    by_id = repository.collections_by_id(session)
+    return [
+        product_json(
+            p,
+            collection=by_id.get(p.collection_id),
+            variants=variants.get(p.id or 0, []),
+            images=images.get(p.id or 0, []),
+            base_url="",
+        )
+        for p in products
+    ]
 
 
 def product_json(

@@ -1,36 +1,36 @@
-"""A small fragment cache with version-key invalidation.
+"""Where cached things live, and their namespace versions (the page cache, store/page_cache.py, is
+built on this).
 
-Keys embed a namespace version (`catalogue:v<token>:…`); a change bumps the version, so every old
-entry is simply never read again and ages out. In one process by default (a bounded LRU with TTLs;
-the version token lives in a small file beside the media folder, so every worker process on this
-machine sees a bump at once); in Redis when STORE_REDIS_URL is set, shared by every process on every
-machine. The cache never breaks a page: if Redis is unreachable we log and render uncached.
-
-Only cache HTML that is the same for every visitor (no CSRF token, cart count or staff name in it);
-put per-visitor bits in at serve time.
+Each namespace ("catalogue", "news") has a version; any committed change to one of its tables bumps
+it (`invalidate_on_change`), so every entry made before is simply never served again and ages out.
+In one process by default (a bounded LRU with TTLs; the version lives in a small memory-mapped file
+beside the media folder, so every worker process on this machine sees a bump at once); in Redis when
+STORE_REDIS_URL is set, shared by every process on every machine. The cache never breaks a page: if
+Redis is unreachable we log and render uncached.
 """
 
 from __future__ import annotations
 
 import logging
+import mmap
 import os
 import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
-from store.config import get_settings
+from store.config import Settings, get_settings
 
 log = logging.getLogger("store.cache")
 
-DEFAULT_TTL = 3600
 
 
 class Backend(Protocol):
+    shared: bool  # True when other processes see what this one stores (worth storing pages there)
+
     def get(self, key: str) -> str | None: ...
     def set(self, key: str, value: str, ttl: int) -> None: ...
     def version(self, namespace: str) -> str: ...
@@ -39,11 +39,15 @@ class Backend(Protocol):
 
 
 class LocalBackend:
+    shared = False
+
     def __init__(self, version_dir: Path, max_entries: int = 4096) -> None:
         self._data: OrderedDict[str, tuple[float, str]] = OrderedDict()
         self._lock = threading.Lock()
         self._max = max_entries
         self._dir = version_dir
+        self._maps: dict[str, mmap.mmap] = {}
+        self._unusable: set[str] = set()
 
     def get(self, key: str) -> str | None:
         with self._lock:
@@ -64,28 +68,46 @@ class LocalBackend:
             while len(self._data) > self._max:
                 self._data.popitem(last=False)
 
-    def _path(self, namespace: str) -> Path:
-        return self._dir / f"cache-version-{namespace}"
+    # Each namespace's version is 16 random bytes in a small file beside the media folder, mapped into
+    # memory (MAP_SHARED): every process on this machine reads a bump at once, with no system call per
+    # request (a stat() per request cost more than the rest of a cached page's bookkeeping). A bump
+    # writes new bytes in place; the file is never replaced, so every mapping stays the live one.
+    _VERSION_BYTES = 16
+
+    def _map(self, namespace: str) -> mmap.mmap | None:
+        mapped = self._maps.get(namespace)
+        if mapped is not None:
+            return mapped
+        path = self._dir / f"cache-version-{namespace}.shm"
+        try:
+            self._dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                if os.fstat(fd).st_size < self._VERSION_BYTES:
+                    os.pwrite(fd, secrets.token_bytes(self._VERSION_BYTES), 0)
+                mapped = mmap.mmap(fd, self._VERSION_BYTES)
+            finally:
+                os.close(fd)
+        except OSError:
+            if namespace not in self._unusable:  # said once; nothing is cached meanwhile
+                self._unusable.add(namespace)
+                log.exception("cache version file unusable", extra={"namespace": namespace})
+            return None
+        self._maps[namespace] = mapped
+        return mapped
 
     def version(self, namespace: str) -> str:
-        # A bump replaces the file atomically, so its inode and mtime name the version: one stat()
-        # (a couple of microseconds) instead of reading it on every request.
-        try:
-            st = os.stat(self._path(namespace))
-        except OSError:
-            return "0"
-        return f"{st.st_ino:x}.{st.st_mtime_ns:x}"
+        mapped = self._maps.get(namespace) or self._map(namespace)
+        if mapped is None:
+            return "unavailable-" + secrets.token_hex(4)  # a key nobody shares: render fresh
+        return mapped[: self._VERSION_BYTES].hex()
 
     def bump(self, namespace: str) -> None:
-        path = self._path(namespace)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-            tmp.write_text(secrets.token_hex(8))
-            tmp.replace(path)
-        except OSError:
-            log.exception("cache version bump failed", extra={"namespace": namespace})
+        mapped = self._map(namespace)
+        if mapped is None:
             self.clear()
+            return
+        mapped[: self._VERSION_BYTES] = secrets.token_bytes(self._VERSION_BYTES)
 
     def clear(self) -> None:
         with self._lock:
@@ -93,6 +115,8 @@ class LocalBackend:
 
 
 class RedisBackend:
+    shared = True
+
     def __init__(self, url: str) -> None:
         import redis
 
@@ -139,9 +163,12 @@ def _backend_for(redis_url: str, media_dir: str) -> Backend:
     return LocalBackend(Path(media_dir).resolve().parent)
 
 
-def backend() -> Backend:
-    settings = get_settings()
+def backend_for(settings: Settings) -> Backend:
     return _backend_for(settings.redis_url, str(settings.media_dir))
+
+
+def backend() -> Backend:
+    return backend_for(get_settings())
 
 
 def version(namespace: str) -> str:
@@ -152,17 +179,29 @@ def bump(namespace: str) -> None:
     backend().bump(namespace)
 
 
-def cached(namespace: str, key: str, build: Callable[[], str], *, ttl: int = DEFAULT_TTL) -> str:
-    """The fragment for `key` in the namespace's current version; built (and stored) on a miss.
+NAMESPACES: set[str] = set()
 
-    The version is read BEFORE building: an entry built from data that changed meanwhile is stored
-    under the old version and never served after the bump.
-    """
-    store = backend()
-    full_key = f"{namespace}:v{store.version(namespace)}:{key}"
-    hit = store.get(full_key)
-    if hit is not None:
-        return hit
-    value = build()
-    store.set(full_key, value, ttl)
-    return value
+
+def invalidate_on_change(namespace: str, model_types: tuple[type, ...]) -> None:
+    """Bump `namespace` after any commit that inserted, changed or deleted one of `model_types`
+    through the ORM (a rolled-back change bumps nothing). Call once, at import of the models."""
+    from sqlalchemy import event
+    from sqlmodel import Session
+
+    from store.db import on_commit
+
+    NAMESPACES.add(namespace)
+    flag = f"cache_bump:{namespace}"
+
+    @event.listens_for(Session, "before_flush")
+    def _changed(session: Any, _context: Any, _instances: Any) -> None:
+        if session.info.get(flag):
+            return
+        if any(isinstance(obj, model_types) for obj in (*session.new, *session.dirty, *session.deleted)):
+            session.info[flag] = True
+            on_commit(session, lambda: bump(namespace))
+
+    @event.listens_for(Session, "after_commit")
+    @event.listens_for(Session, "after_rollback")
+    def _reset(session: Any) -> None:
+        session.info.pop(flag, None)

@@ -5,13 +5,17 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from fastapi import Request
-from starlette.datastructures import MutableHeaders
-from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from store.config import Settings
 from store.errors import CSRFFailed
-from store.web import CSRF_COOKIE, CSRF_EXEMPT_PREFIXES, CSRF_FIELD, CSRF_HEADER, csrf_token_valid, set_cookie
+from store.web import (
+    CSRF_EXEMPT_PREFIXES,
+    CSRF_FIELD,
+    CSRF_HEADER,
+    csrf_cookie_header,
+    csrf_token_valid,
+)
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE"}
 
@@ -41,6 +45,20 @@ def content_security_policy(settings: Settings) -> str:
     )
 
 
+def security_headers(settings: Settings) -> list[tuple[bytes, bytes]]:
+    """The headers every response carries (the page cache adds them to the pages it answers itself)."""
+    headers = [
+        (b"content-security-policy", content_security_policy(settings).encode()),
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"strict-origin-when-cross-origin"),
+        (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+    ]
+    if settings.is_production:
+        headers.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
+    return headers
+
+
 class SecurityHeadersMiddleware:
     """Plain ASGI (not BaseHTTPMiddleware, which costs a task and a stream copy per request):
     adds security and cache headers at response start, and the new CSRF cookie when one was made."""
@@ -48,15 +66,8 @@ class SecurityHeadersMiddleware:
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.production = settings.is_production
-        self.static_headers: list[tuple[bytes, bytes]] = [
-            (b"content-security-policy", content_security_policy(settings).encode()),
-            (b"x-content-type-options", b"nosniff"),
-            (b"x-frame-options", b"DENY"),
-            (b"referrer-policy", b"strict-origin-when-cross-origin"),
-            (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
-        ]
-        if self.production:
-            self.static_headers.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
+        self.static_headers = security_headers(settings)
+        self.static_names = frozenset(name for name, _ in self.static_headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -68,34 +79,42 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in self.static_headers:
-                    if name.decode() not in headers:
-                        headers.raw.append((name, value))
+                # Raw (bytes) headers: this runs for every response, cached pages included.
+                raw: list[tuple[bytes, bytes]] = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in raw}
+                if present.isdisjoint(self.static_names):
+                    raw += self.static_headers
+                else:
+                    raw += [header for header in self.static_headers if header[0] not in present]
                 if path.startswith("/media/"):
                     # Media names carry a content hash: cache for a year.
-                    headers["Cache-Control"] = "public, max-age=31536000, immutable"
+                    raw = _replace(raw, b"cache-control", b"public, max-age=31536000, immutable")
                 elif path.startswith("/static/"):
-                    headers["Cache-Control"] = "public, max-age=86400"
-                elif path.startswith(("/staff", "/cart", "/checkout")) and "cache-control" not in headers:
-                    headers["Cache-Control"] = "no-store"
+                    raw = _replace(raw, b"cache-control", b"public, max-age=86400")
+                elif path.startswith(("/staff", "/cart", "/checkout")) and b"cache-control" not in present:
+                    raw.append((b"cache-control", b"no-store"))
                 state = scope.get("state") or {}
                 if state.get("csrf_new"):
-                    cookie = Response()
-                    set_cookie(cookie, CSRF_COOKIE, state["csrf_secret"], max_age=60 * 60 * 24 * 30)
-                    headers.append("set-cookie", cookie.headers["set-cookie"])
+                    raw.append((b"set-cookie", csrf_cookie_header(state["csrf_secret"], self.production)))
                 if https:
-                    _mark_cookies_secure(headers)
+                    raw = mark_cookies_secure(raw)
+                message["headers"] = raw
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
 
 
-def _mark_cookies_secure(headers: MutableHeaders) -> None:
-    raw = headers.raw
-    for i, (name, value) in enumerate(raw):
-        if name == b"set-cookie" and b"; secure" not in value.lower():
-            raw[i] = (name, value + b"; Secure")
+def mark_cookies_secure(raw: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    return [
+        (name, value + b"; Secure")
+        if name.lower() == b"set-cookie" and b"; secure" not in value.lower()
+        else (name, value)
+        for name, value in raw
+    ]
+
+
+def _replace(raw: list[tuple[bytes, bytes]], name: bytes, value: bytes) -> list[tuple[bytes, bytes]]:
+    return [h for h in raw if h[0].lower() != name] + [(name, value)]
 
 
 async def verify_csrf(request: Request) -> None:

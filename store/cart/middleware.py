@@ -12,6 +12,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from store.cart.service import CART_COOKIE, decode_cookie
 
 
+def cart_count(cookie: str | None) -> int:
+    """The item count the signed cart cookie carries (0 without one, or for a tampered one)."""
+    decoded = decode_cookie(cookie) if cookie else None
+    return decoded[1] if decoded else 0
+
+
 class CartCountMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -21,8 +27,7 @@ class CartCountMiddleware:
             count = 0
             for name, value in scope.get("headers", []):
                 if name == b"cookie" and CART_COOKIE.encode() in value:
-                    decoded = decode_cookie(cookie_parser(value.decode("latin-1")).get(CART_COOKIE))
-                    count = decoded[1] if decoded else 0
+                    count = cart_count(cookie_parser(value.decode("latin-1")).get(CART_COOKIE))
                     break
             scope.setdefault("state", {})["cart_count"] = count
         await self.app(scope, receive, send)

@@ -4,6 +4,7 @@ from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
+from store.cache import invalidate_on_change
 from store.timeutil import utcnow
 
 
@@ -50,3 +51,8 @@ class ArticleTag(SQLModel, table=True):
 
     article_id: int = Field(foreign_key="article.id", primary_key=True, ondelete="CASCADE")
     tag: str = Field(max_length=60, primary_key=True, index=True)
+
+
+# Cached news pages (/, /news/{slug}, /feed.xml) are rebuilt after any committed change to these.
+CACHE_NAMESPACE = "news"
+invalidate_on_change(CACHE_NAMESPACE, (Author, Article, ArticleLink, ArticleTag))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from store.news.models import Article, ArticleLink, ArticleTag, Author
@@ -47,3 +49,9 @@ def authors_by_id(session: Session, ids: set[int]) -> dict[int, Author]:
     if not ids:
         return {}
     return {a.id: a for a in session.exec(select(Author).where(col(Author.id).in_(ids))).all() if a.id}
+
+
+def next_publication(session: Session) -> datetime | None:
+    """When the next scheduled article goes live (cached news pages must not outlive that moment)."""
+    stmt = select(func.min(Article.published_at)).where(col(Article.published_at) > utcnow())
+    return session.exec(stmt).one()

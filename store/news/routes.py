@@ -9,19 +9,26 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from feedgen.feed import FeedGenerator
 from sqlalchemy import text
+from sqlmodel import Session
 
+from catalog.models import CACHE_NAMESPACE as CATALOGUE_NAMESPACE
 from store.auth.models import StaffUser
 from store.config import get_settings
 from store.deps import Db, current_staff
 from store.errors import NotFound
 from store.markdown import render_markdown
 from store.media import image_srcset, image_url
-from store.news import repository
-from store.web import render, templates
+from store.news import beside, repository
+from store.news.models import CACHE_NAMESPACE as NEWS_NAMESPACE
+from store.page_cache import DEFAULT_TTL, only_params, render_page, respond
+from store.timeutil import utcnow
+from store.web import templates
 
 router = APIRouter()
 
 PAGE_SIZE = 12
+# News pages show products too: a change to either rebuilds them.
+NAMESPACES = (NEWS_NAMESPACE, CATALOGUE_NAMESPACE)
 
 
 def _absolute(path: str) -> str:
@@ -30,29 +37,27 @@ def _absolute(path: str) -> str:
 
 @router.get("/", name="news.home")
 def home(request: Request, db: Db, page: int = 1) -> Response:
-    page = max(1, min(page, 10_000))
-    articles = list(repository.published(db, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE))
+    number = max(1, min(page, 10_000))
+    articles = list(repository.published(db, limit=PAGE_SIZE + 1, offset=(number - 1) * PAGE_SIZE))
     has_next = len(articles) > PAGE_SIZE
     articles = articles[:PAGE_SIZE]
     authors = repository.authors_by_id(db, {a.author_id for a in articles if a.author_id})
-    return render(
+    return render_page(
         request,
         "news/home.html",
         {
             "articles": articles,
             "authors": authors,
-            "page": page,
+            "page": number,
             "has_next": has_next,
             "image_url": image_url,
-            "features": _featured_products(request, db),
+            "image_srcset": image_srcset,
+            "features": beside.featured_products(db),
         },
+        namespaces=NAMESPACES,
+        cacheable=number == page and only_params(request, ("page",)),
+        ttl=_ttl(db),
     )
-
-
-def _featured_products(request: Request, db: Db) -> list:  # type: ignore[type-arg]
-    from store.news import beside
-
-    return beside.featured_products(db)
 
 
 @router.get("/news/{slug}", name="news.article")
@@ -63,11 +68,9 @@ def article(
     if item is None or (not item.is_published and staff is None):
         raise NotFound("No such article.")
     assert item.id is not None
-    from store.news import beside
-
     authors = repository.authors_by_id(db, {item.author_id} if item.author_id else set())
     author = authors.get(item.author_id) if item.author_id else None
-    return render(
+    return render_page(
         request,
         "news/article.html",
         {
@@ -81,11 +84,14 @@ def article(
             "hero_srcset": image_srcset(item.hero_image) if item.hero_image else None,
             "canonical": _absolute(f"/news/{item.slug}"),
         },
+        namespaces=NAMESPACES,
+        cacheable=item.is_published and only_params(request, ()),
+        ttl=_ttl(db),
     )
 
 
 @router.get("/feed.xml", name="news.feed")
-def feed(db: Db) -> Response:
+def feed(request: Request, db: Db) -> Response:
     settings = get_settings()
     fg = FeedGenerator()
     fg.title("Red Revolution Media")
@@ -107,13 +113,27 @@ def feed(db: Db) -> Response:
             entry.pubDate(item.published_at.replace(tzinfo=UTC))
         if item.author_id and item.author_id in authors:
             entry.author({"name": authors[item.author_id].name, "email": "news@redrevolution.example"})
-    return Response(fg.rss_str(pretty=True), media_type="application/rss+xml; charset=utf-8")
+    return respond(
+        request,
+        fg.rss_str(pretty=True).decode(),
+        namespaces=(NEWS_NAMESPACE,),
+        media_type="application/rss+xml; charset=utf-8",
+        cache_control="public, max-age=60",
+        cacheable=only_params(request, ()),
+        ttl=_ttl(db),
+    )
+
+
+def _ttl(db: Session) -> int:
+    """Cached news pages live until the next scheduled article goes live (at most DEFAULT_TTL)."""
+    upcoming = repository.next_publication(db)
+    if upcoming is None:
+        return DEFAULT_TTL
+    return max(1, min(DEFAULT_TTL, int((upcoming - utcnow()).total_seconds()) + 1))
 
 
 @router.get("/sitemap.xml", name="news.sitemap")
 def sitemap(request: Request, db: Db) -> Response:
-    from store.news import beside
-
     urls: list[tuple[str, str | None]] = [(_absolute("/"), None)]
     for item in repository.published(db, limit=5000):
         urls.append((_absolute(f"/news/{item.slug}"), item.updated_at.date().isoformat()))
@@ -135,4 +155,3 @@ def healthz(db: Db) -> JSONResponse:
     except Exception:
         return JSONResponse({"status": "unavailable"}, status_code=503)
     return JSONResponse({"status": "ok"})
-

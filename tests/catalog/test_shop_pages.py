@@ -5,13 +5,13 @@ from __future__ import annotations
 import io
 import json
 
-import pytest
 from bs4 import BeautifulSoup
+from fastapi import Request
 from PIL import Image
-from sqlalchemy import event
 
 from catalog import service
-from catalog.routes import PAGE_SIZE
+from catalog.shop_routes import PAGE_SIZE, render_product
+from store.deps import Db
 from store.media import store_image
 from tests.factories import make_product
 
@@ -28,7 +28,9 @@ def _png(colour: tuple[int, int, int] = (200, 0, 0), size: int = 400) -> bytes:
 
 def test_shop_lists_published_products_with_price_and_link(client, db):
     make_product(db, "No War t-shirt", price="25.00")
-    make_product(db, "Peace cushion", collection="cushions", price="30.00", sizes="45 x 45 cm", colours="Natural")
+    make_product(
+        db, "Peace cushion", collection="cushions", price="30.00", sizes="45 x 45 cm", colours="Natural"
+    )
     make_product(db, "Secret draft", published=False)
 
     soup = _soup(client.get("/shop"))
@@ -126,9 +128,7 @@ def test_cached_product_page_still_gets_each_visitors_own_csrf_token(client, app
     assert first != second
 
 
-def test_choosing_size_and_colour_without_javascript_shows_that_variants_price_and_photo(
-    client, db
-):
+def test_choosing_size_and_colour_without_javascript_shows_that_variants_price_and_photo(client, db):
     product = make_product(db, sizes="M, 3XL", colours="Black, White")
     variants = {
         (v.options["size"], v.options["colour"]): v
@@ -246,19 +246,6 @@ def test_a_rolled_back_change_does_not_bump_the_cache(db):
     assert cache.version("catalogue") == before
 
 
-@pytest.fixture
-def count_queries(engine):  # type: ignore[no-untyped-def]
-    statements: list[str] = []
-
-    def listener(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
-        if not statement.startswith(("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA", "SAVEPOINT", "RELEASE")):
-            statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", listener)
-    yield statements
-    event.remove(engine, "before_cursor_execute", listener)
-
-
 def test_shop_page_queries_do_not_grow_with_the_number_of_products(client, db, count_queries):
     # Given 24 published products, each with photos and several variants
     service.ensure_collections(db)
@@ -292,7 +279,8 @@ def test_shop_page_queries_do_not_grow_with_the_number_of_products(client, db, c
     client.get("/shop")
     client.get("/shop/tee-00")
     client.get("/shop/tee-00")
-    assert len(count_queries) == 4  # the first product view only: product, variants, images, collection
+    # the first product view only: product, variants, images, its collection, collections (search box)
+    assert len(count_queries) == 5
 
 
 def test_product_photos_are_cached_for_a_year_with_an_etag(client):
@@ -303,3 +291,57 @@ def test_product_photos_are_cached_for_a_year_with_an_etag(client):
     etag = response.headers["etag"]
     again = client.get(f"/media/{key}-320.webp", headers={"If-None-Match": etag})
     assert again.status_code == 304
+
+
+def test_product_cards_offer_every_photo_width_for_their_slot(client, db):
+    product = make_product(db, "No War t-shirt")
+    key = store_image(_png(), field="photo").key
+    service.add_image(db, product_id=product.id, image_key=key, alt="The shirt", colour=None)
+    db.commit()
+
+    img = _soup(client.get("/shop")).select_one(".product-card img")
+
+    assert img["src"] == f"/media/{key}-320.webp"
+    assert (
+        img["srcset"]
+        == f"/media/{key}-320.webp 320w, /media/{key}-640.webp 640w, /media/{key}-1200.webp 1200w"
+    )
+    assert img["sizes"] == "(min-width: 1180px) 220px, (min-width: 700px) 30vw, 50vw"
+    assert (img["width"], img["height"], img["loading"]) == ("320", "320", "lazy")
+
+
+def test_render_product_keeps_the_shoppers_choice_and_puts_each_error_by_its_field(app, client, db):
+    # render_product is what the cart calls when "Add to cart" fails (CONTRACT: 422, values kept)
+    product = make_product(db, "No War t-shirt", sizes="S, M, L", colours="Black, White")
+
+    def failed_add(request: Request, db: Db):  # type: ignore[no-untyped-def]
+        return render_product(
+            request,
+            db,
+            product,
+            values={"size": "L", "colour": "White", "quantity": "25", "from": "climate-march-london"},
+            errors={"quantity": "Choose a quantity from 1 to 20.", "add": "Please check the quantity."},
+            status_code=422,
+        )
+
+    app.add_api_route("/test/failed-add", failed_add, methods=["GET"])
+
+    response = client.get("/test/failed-add")
+
+    form = _soup(response).select_one("form[action='/cart/add']")
+    quantity = form.select_one("#pick-quantity")
+    assert response.status_code == 422
+    assert (quantity["value"], quantity["aria-invalid"], quantity["aria-describedby"]) == (
+        "25",
+        "true",
+        "pick-quantity-error",
+    )
+    assert form.select_one("#pick-quantity-error").get_text(strip=True) == "Choose a quantity from 1 to 20."
+    assert form.select_one("p.error[role=alert]").get_text(strip=True) == "Please check the quantity."
+    assert form.select_one("#pick-size option[selected]")["value"] == "L"
+    assert form.select_one("#pick-colour option[selected]")["value"] == "White"
+    assert form.select_one("input[name=from]")["value"] == "climate-march-london"
+    assert form.select_one("#pick-size").get("aria-invalid") is None
+    # and the plain page other shoppers get has none of it
+    plain = _soup(client.get("/shop/no-war-t-shirt")).select_one("form[action='/cart/add']")
+    assert plain.select_one("#pick-quantity")["value"] == "1" and plain.select_one(".error") is None
