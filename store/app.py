@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
@@ -51,9 +52,9 @@ class StorefrontApp(FastAPI):
             cart_count=cart_count,
         )
         # Outermost: everything inside sees the shopper's address and scheme, never the proxy's.
-        return ProxyHeadersMiddleware(
-            RequestMetricsMiddleware(cached), trusted_hosts=settings.trusted_proxies
-        )
+        metrics: Any = RequestMetricsMiddleware(cached)  # uvicorn types ASGI apps its own way
+        front: ASGIApp = ProxyHeadersMiddleware(metrics, trusted_hosts=settings.trusted_proxies)  # type: ignore[assignment]
+        return front
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -18,6 +18,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
@@ -26,6 +27,7 @@ from store.config import Settings, get_settings
 
 log = logging.getLogger("store.cache")
 
+DEFAULT_TTL = 3600
 
 
 class Backend(Protocol):
@@ -205,3 +207,20 @@ def invalidate_on_change(namespace: str, model_types: tuple[type, ...]) -> None:
     @event.listens_for(Session, "after_rollback")
     def _reset(session: Any) -> None:
         session.info.pop(flag, None)
+
+
+def cached(namespace: str, key: str, build: Callable[[], str], *, ttl: int = DEFAULT_TTL) -> str:
+    """A value (not a page: pages use store/page_cache.py) for `key` in the namespace's current
+    version; built (and stored) on a miss.
+
+    The version is read BEFORE building: an entry built from data that changed meanwhile is stored
+    under the old version and never served after the bump.
+    """
+    store = backend()
+    full_key = f"{namespace}:v{store.version(namespace)}:{key}"
+    hit = store.get(full_key)
+    if hit is not None:
+        return hit
+    value = build()
+    store.set(full_key, value, ttl)
+    return value
