@@ -161,3 +161,44 @@ def test_a_rolled_back_change_keeps_the_cache_and_a_committed_one_drops_it(clien
     db.commit()
     assert cache.get("/shop") is None
     assert _soup(client.get("/shop")).select(".product-card") == []
+
+
+def test_hits_are_counted_by_the_request_metrics_under_their_route(client, db, app, count_queries):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def served() -> float:
+        text = TestClient(app, client=("127.0.0.1", 40000)).get("/metrics").text
+        return sum(
+            s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+            if s.name == "storefront_http_requests_total"
+            and s.labels == {"method": "GET", "route": "/shop/{slug}", "status": "200"}
+        )
+
+    make_product(db, "No War t-shirt")
+    before = served()
+    client.get("/shop/no-war-t-shirt")
+    count_queries.clear()
+    client.get("/shop/no-war-t-shirt")
+    client.get("/shop/no-war-t-shirt?from=climate-march-london")
+
+    assert [q for q in count_queries if "product" in q] == []  # both from the cache
+    assert served() - before == 3
+
+
+def test_a_new_visitor_over_https_gets_a_secure_csrf_cookie_from_a_cached_page(
+    app, client, db, count_queries
+):
+    make_product(db, "No War t-shirt")
+    client.get("/shop/no-war-t-shirt")  # kept
+    proxy = TestClient(app, client=("127.0.0.1", 40000))  # the trusted proxy, as nginx
+    count_queries.clear()
+
+    cached = proxy.get("/shop/no-war-t-shirt", headers={"X-Forwarded-Proto": "https"})
+
+    assert count_queries == []
+    assert (
+        cached.headers["set-cookie"].startswith(f"{CSRF_COOKIE}=")
+        and "; Secure" in cached.headers["set-cookie"]
+    )
