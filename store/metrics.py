@@ -17,6 +17,7 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
@@ -98,8 +99,19 @@ class RequestMetricsMiddleware:
         finally:
             route = getattr(scope.get("route"), "path", None) or UNMATCHED
             method = scope["method"] if scope["method"] in _METHODS else "other"
-            REQUESTS.labels(method, route, str(status)).inc()
-            LATENCY.labels(method, route).observe(time.perf_counter() - started)
+            series = _SERIES.get((method, route, status))
+            if series is None:
+                series = _SERIES[method, route, status] = (
+                    REQUESTS.labels(method, route, str(status)),
+                    LATENCY.labels(method, route),
+                )
+            series[0].inc()
+            series[1].observe(time.perf_counter() - started)
+
+
+# The labelled children, found once: labels() validates and locks on every call, which cost more than
+# a cached page's whole answer. Bounded: route templates, methods and statuses are few.
+_SERIES: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
 
 # --- who may look ----------------------------------------------------------------------------------

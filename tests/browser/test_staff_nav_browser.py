@@ -28,7 +28,7 @@ def test_staff_nav_is_one_line_high_at_1280px_and_its_menus_open(page, live_serv
 
     nav = page.get_by_role("navigation", name="Staff")
     nav.get_by_text("Shop", exact=True).click()
-    catalogue = nav.get_by_role("link", name="Catalogue")
+    catalogue = nav.get_by_role("link", name="Catalogue", exact=True)
     assert catalogue.is_visible()
     nav.get_by_text("Money", exact=True).click()
     catalogue.wait_for(state="hidden")  # one menu open at a time
