@@ -23,6 +23,7 @@ SIZE_ORDER = ["XS", "S", "M", "L", "XL", "2XL", "3XL", "4XL", "5XL"]
 MAX_PRICE_PENCE = 1_000_000  # £10,000: anything above is a typo
 MAX_OPTIONS = 20
 MAX_COMBINATIONS = 200
+CARD_WIDTHS = (320, 640)  # a card is drawn at most ~260 px wide: 640 covers it at 2x and near 3x
 
 
 # --- what other domains call --------------------------------------------------------------------
@@ -142,7 +143,7 @@ def cards(
                 price=product.price_money,
                 image_src=image_url(image.image_key, 320) if image else None,
                 image_alt=image.alt if image else "",
-                image_srcset=image_srcset(image.image_key) if image else None,
+                image_srcset=image_srcset(image.image_key, CARD_WIDTHS) if image else None,
             )
         )
     return result

@@ -43,8 +43,8 @@ def image_url(key: str, width: int = 640) -> str:
     return f"/media/{key}-{best}.webp"
 
 
-def image_srcset(key: str) -> str:
-    return ", ".join(f"/media/{key}-{w}.webp {w}w" for w in WIDTHS)
+def image_srcset(key: str, widths: tuple[int, ...] = WIDTHS) -> str:
+    return ", ".join(f"/media/{key}-{w}.webp {w}w" for w in widths)
 
 
 def _open_checked(data: bytes, field: str) -> Image.Image:
