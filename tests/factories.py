@@ -9,6 +9,7 @@ tests/conftest.py's pytest_plugins, for the fixtures at the end).
 | a donation, through /donate as card-payment.js does | `open_form(client)`; `donate(client, localstripe_url, amount="5", card=CARD_SUCCEEDS)` |
 | an order paid at an exact time, with fulfilment and pending refund | `placed_order(db, status=…, paid_at=…, lines=[product_line(2500, cost=1150), round_up_line(50)])`; `received_donation(db, "monthly", 500, paid_at)` |
 | a staff account | fixture `make_staff("fulfilment")` → its email (password "correct-horse-battery") |
+| the SQL a request ran | fixture `count_queries` → the statements run during the test (clear it, then ask) |
 
 Orders: each line is (sku, title, unit price in pence incl. VAT, quantity); VAT is 20% included in every
 price (shipping too). The discount comes off the first line. The order gets a Payment row with intent id
@@ -114,9 +115,11 @@ def checkout(client: Any, **overrides: str) -> Any:
 
 
 def apply_discount(client: Any, code: str) -> Any:
-    """"Discount code" and "Apply" on /cart."""
+    """ "Discount code" and "Apply" on /cart."""
     token = csrf_from(client.get("/cart").text)
-    return client.post("/cart/discount", data={"csrf_token": token, "discount_code": code}, follow_redirects=False)
+    return client.post(
+        "/cart/discount", data={"csrf_token": token, "discount_code": code}, follow_redirects=False
+    )
 
 
 def pay_by_card(client: Any, stripe_url: str, card: str = CARD_SUCCEEDS) -> Any:
@@ -311,7 +314,15 @@ def donate(
 _placed_numbers = itertools.count(1)
 
 
-def product_line(unit: int, *, qty: int = 1, cost: int = 0, discount: int = 0, title: str = "Solidarity tee", sku: str = "RRM-TEE-M") -> dict[str, Any]:
+def product_line(
+    unit: int,
+    *,
+    qty: int = 1,
+    cost: int = 0,
+    discount: int = 0,
+    title: str = "Solidarity tee",
+    sku: str = "RRM-TEE-M",
+) -> dict[str, Any]:
     total = unit * qty - discount
     return {
         "kind": "product",
@@ -329,7 +340,13 @@ def product_line(unit: int, *, qty: int = 1, cost: int = 0, discount: int = 0, t
 
 
 def round_up_line(pence: int) -> dict[str, Any]:
-    return {"kind": "donation", "product_title": "Round-up donation", "quantity": 1, "unit_price": pence, "line_total": pence}
+    return {
+        "kind": "donation",
+        "product_title": "Round-up donation",
+        "quantity": 1,
+        "unit_price": pence,
+        "line_total": pence,
+    }
 
 
 def placed_order(
@@ -380,7 +397,14 @@ def placed_order(
     if fulfilment:
         db.add(Fulfilment(order_id=order.id, provider=fulfilment[0], status=fulfilment[1]))
     if refund_pending:
-        db.add(Refund(order_id=order.id, idempotency_key=f"refund-{order.number}-1", amount=refund_pending, status="pending"))
+        db.add(
+            Refund(
+                order_id=order.id,
+                idempotency_key=f"refund-{order.number}-1",
+                amount=refund_pending,
+                status="pending",
+            )
+        )
     db.flush()
     return order
 
@@ -425,3 +449,22 @@ def make_staff(db: Session) -> Callable[..., str]:
         return email
 
     return make
+
+
+# --- what the database was asked ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def count_queries(engine):  # type: ignore[no-untyped-def]
+    """The SQL statements run while the test runs (none for a page served from the page cache)."""
+    from sqlalchemy import event
+
+    statements: list[str] = []
+
+    def listener(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        if not statement.startswith(("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA", "SAVEPOINT", "RELEASE")):
+            statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", listener)
+    yield statements
+    event.remove(engine, "before_cursor_execute", listener)

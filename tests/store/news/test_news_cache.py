@@ -9,26 +9,12 @@ from datetime import timedelta
 
 import pytest
 from bs4 import BeautifulSoup
-from sqlalchemy import event
 
 from catalog import service as catalog
 from store.media import store_image
 from store.news.models import Article
 from store.timeutil import utcnow
 from tests.factories import make_product
-
-
-@pytest.fixture
-def queries(engine):  # type: ignore[no-untyped-def]
-    seen: list[str] = []
-
-    def listener(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
-        if statement.startswith("SELECT"):
-            seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", listener)
-    yield seen
-    event.remove(engine, "before_cursor_execute", listener)
 
 
 @pytest.fixture
@@ -49,12 +35,12 @@ def _soup(response):  # type: ignore[no-untyped-def]
     return BeautifulSoup(response.text, "html.parser")
 
 
-def test_news_pages_are_kept_and_rebuilt_after_an_edit(client, db, story, queries):
+def test_news_pages_are_kept_and_rebuilt_after_an_edit(client, db, story, count_queries):
     for path in ("/", "/news/nurses-strike", "/feed.xml"):
         assert client.get(path).status_code == 200
-    queries.clear()
+    count_queries.clear()
     assert [client.get(p).status_code for p in ("/", "/news/nurses-strike", "/feed.xml")] == [200] * 3
-    assert queries == []
+    assert count_queries == []
 
     story.title = "Nurses win fair pay"
     db.add(story)
