@@ -12,6 +12,7 @@ from fastapi import APIRouter
 from catalog import api_routes, shop_routes, staff_routes
 
 router = APIRouter()
-router.include_router(shop_routes.router)
-router.include_router(api_routes.router)
-router.include_router(staff_routes.router)
+# One flat router (not include_router): store.deps.commit_in_handler_thread wraps the handlers it finds
+# in `router.routes`, and an included router would hide them from it.
+for part in (shop_routes, api_routes, staff_routes):
+    router.routes.extend(part.router.routes)
