@@ -175,11 +175,11 @@ def load(db: Path, media: Path, count: int, image_keys: list[str]) -> float:
     return time.perf_counter() - started
 
 
-@contextlib.contextmanager
 def log_file() -> IO[bytes]:
     return tempfile.TemporaryFile()
 
 
+@contextlib.contextmanager
 def server(command: list[str], env: dict[str, str], port: int) -> Iterator[int]:
     # stderr to a file, never a pipe: a server's log lines would fill an unread pipe and stall it.
     errors = log_file()
