@@ -113,6 +113,8 @@ class Entry:
     size: int
     slot_names: tuple[str, ...]  # each slot once
     route: RouteName | None = None  # the route template it came from, for request metrics
+    link_slots: tuple[str, ...] = ()
+    etag_prefix: bytes = b""  # 'W/"<tag>'
 
     @classmethod
     def make(
@@ -143,6 +145,8 @@ class Entry:
             size=sum(len(p) for p in parts) + 200,
             slot_names=tuple(dict.fromkeys(slots)),
             route=RouteName(route) if route else None,
+            link_slots=tuple(slot for slot in dict.fromkeys(slots) if slot.startswith("link:")),
+            etag_prefix=b'W/"' + digest.hexdigest().encode(),
         )
 
     def dumps(self) -> str:
@@ -174,6 +178,8 @@ class Entry:
             size=sum(len(p) for p in parts) + 200,
             slot_names=tuple(dict.fromkeys(data["slots"])),
             route=RouteName(data["route"]) if data.get("route") else None,
+            link_slots=tuple(slot for slot in dict.fromkeys(data["slots"]) if slot.startswith("link:")),
+            etag_prefix=b'W/"' + str(data["tag"]).encode(),
         )
 
 
@@ -292,26 +298,24 @@ def _fill(
         pieces[0::2] = entry.parts
         pieces[1::2] = [values[slot] for slot in entry.slots]
         body = b"".join(pieces)
-        etag = f'W/"{entry.tag}-{_visitor_tag(values)}"'
+        etag = entry.etag_prefix + b"-" + _visitor_tag(values, entry.link_slots) + b'"'
     else:
         body = entry.parts[0]
-        etag = f'W/"{entry.tag}"'
-    headers = [*entry.headers, (b"etag", etag.encode())]
-    if if_none_match and entry.status == 200 and _matches(if_none_match, etag):
+        etag = entry.etag_prefix + b'"'
+    headers = [*entry.headers, (b"etag", etag)]
+    if if_none_match and entry.status == 200 and _matches(if_none_match, etag.decode()):
         return 304, headers, b""
     headers.append((b"content-length", b"%d" % len(body)))
     return entry.status, headers, body
 
 
-def _visitor_tag(values: Mapping[str, bytes]) -> str:
+def _visitor_tag(values: dict[str, bytes], link_slots: tuple[str, ...]) -> bytes:
     """Names this visitor's bits in the ETag. The CSRF token's MAC already names the visitor's
-    secret and hour (and shows nothing the page doesn't), so only other bits need hashing."""
-    token = values.get("csrf_token", b"")
-    count = values.get("cart_count", b"")
-    links = [v for k, v in values.items() if k.startswith("link:")]
-    tag = f"{token[-12:].decode()}.{count.decode()}"
-    if any(links):
-        tag += "." + hashlib.blake2b(b"\0".join(links), digest_size=6).hexdigest()
+    secret and hour (and shows nothing the page doesn't); only link fields need hashing."""
+    tag = values.get("csrf_token", b"")[-12:] + b"." + values.get("cart_count", b"")
+    links = b"\0".join(values[slot] for slot in link_slots)
+    if links.strip(b"\0"):
+        tag += b"." + hashlib.blake2b(links, digest_size=6).hexdigest().encode()
     return tag
 
 
