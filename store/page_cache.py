@@ -15,7 +15,7 @@ namespaces=(...), cacheable=...)` (or `respond(...)` for a body it made itself, 
    meanwhile is never stored as current).
 2. `PageCacheMiddleware` (plain ASGI, in front of FastAPI and all our middleware: store/app.py)
    answers a GET or HEAD it holds a current copy for, before FastAPI's routing, dependencies and the
-   database: it checks each namespace version (one stat() each locally), fills the slots for this
+   database: it checks each namespace version (shared memory locally), fills the slots for this
    visitor, adds the security headers (and a new visitor's CSRF cookie) and sends the page. Misses
    go on to the route, and so does every request carrying a staff or flash cookie or an htmx
    header: those get a page rendered for them.
