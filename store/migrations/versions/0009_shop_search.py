@@ -5,7 +5,7 @@ a table of tsvectors (title A, tags and SKUs B, description C) with a GIN index.
 product, product_tag and variant keep it in step with every change, whoever makes it.
 
 Revision ID: 0009_shop
-Revises: 0009_staff
+Revises: 0009_flow
 Create Date: 2026-11-27
 """
 
@@ -14,7 +14,7 @@ from typing import Sequence, Union
 from alembic import op
 
 revision: str = "0009_shop"
-down_revision: Union[str, Sequence[str], None] = "0009_staff"
+down_revision: Union[str, Sequence[str], None] = "0009_flow"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
