@@ -223,6 +223,11 @@ def redirect(url: str, message: str | None = None, category: str = "info") -> Re
     return response
 
 
+def is_htmx(request: Request) -> bool:
+    """The request comes from htmx (it wants a fragment to swap in, not a page or a redirect)."""
+    return bool(request.headers.get("hx-request"))
+
+
 def render(
     request: Request,
     name: str,
@@ -237,9 +242,10 @@ def render(
         "flashes": pop_flash(request),
         "staff_user": getattr(request.state, "staff_user", None),
         "cart_count": getattr(request.state, "cart_count", 0),
+        "htmx": is_htmx(request),
     }
     ctx.update(context or {})
-    if block_name is None and request.headers.get("hx-request") and "hx_block" in ctx:
+    if block_name is None and ctx["htmx"] and "hx_block" in ctx:
         block_name = ctx["hx_block"]
     response = templates.TemplateResponse(request, name, ctx, status_code=status_code, block_name=block_name)
     if getattr(request.state, "flash_read", False):

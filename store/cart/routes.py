@@ -10,9 +10,10 @@ from fastapi.responses import Response
 from store.cart import service
 from store.cart.models import MAX_QUANTITY, Cart
 from store.checkout import discounts
+from store.db import get_engine, unit_of_work
 from store.deps import Db, WriteDb
 from store.errors import DomainError
-from store.web import redirect, render
+from store.web import is_htmx, redirect, render
 
 router = APIRouter()
 
@@ -30,7 +31,9 @@ def cart_page(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
     discount_code: str = "",
+    notice: str | None = None,
 ) -> Response:
+    """The cart page, or (for htmx) its `cart` block with the header's count out of band."""
     from store.checkout.service import summarise
 
     summary = summarise(db, cart=cart, country="GB")
@@ -46,6 +49,8 @@ def cart_page(
             "errors": errors or {},
             "discount_code": discount_code or (cart.discount_code if cart else "") or "",
             "max_quantity": MAX_QUANTITY,
+            "cart_count": count,
+            "notice": notice,
             "hx_block": "cart",
         },
         status_code=status_code,
@@ -56,10 +61,16 @@ def cart_page(
 
 
 def _after_change(request: Request, db: Db, cart: Cart, message: str | None) -> Response:
+    """POST → 303 → GET /cart; for htmx, the cart's fragment at once (after the commit)."""
     db.flush()
-    response = redirect("/cart", message)
-    service.set_cart_cookie(request, response, cart, service.item_count(db, cart))
-    return response
+    if not is_htmx(request):
+        response = redirect("/cart", message)
+        service.set_cart_cookie(request, response, cart, service.item_count(db, cart))
+        return response
+    # Let the write lock go before rendering: the fragment is read in a transaction of its own.
+    db.commit()
+    with unit_of_work(get_engine(), write=False) as read:
+        return cart_page(request, read, cart, notice=message)
 
 
 @router.get("/cart", name="cart.view")
@@ -107,7 +118,7 @@ def add(
 def update(request: Request, line_id: int, db: WriteDb, quantity: FormText = "") -> Response:
     cart = service.cart_for_request(db, request)
     if cart is None:
-        return redirect("/cart", "Your cart has expired. Please add the items again.", "error")
+        return _expired(request, db)
     try:
         service.set_quantity(db, cart=cart, line_id=line_id, quantity=quantity)
     except DomainError as exc:
@@ -119,7 +130,7 @@ def update(request: Request, line_id: int, db: WriteDb, quantity: FormText = "")
 def remove(request: Request, line_id: int, db: WriteDb) -> Response:
     cart = service.cart_for_request(db, request)
     if cart is None:
-        return redirect("/cart")
+        return _expired(request, db)
     service.remove(db, cart=cart, line_id=line_id)
     return _after_change(request, db, cart, "Removed from your cart.")
 
@@ -165,6 +176,13 @@ def remove_discount(request: Request, db: WriteDb, next_page: NextField = "") ->
         cart.discount_code = None
         db.add(cart)
     return redirect(back if back in NEXT_PAGES else "/cart", "Discount code removed.")
+
+
+def _expired(request: Request, db: Db) -> Response:
+    message = "Your cart has expired. Please add the items again."
+    if is_htmx(request):
+        return cart_page(request, db, None, notice=message)
+    return redirect("/cart", message, "error")
 
 
 def _redirect_to(request: Request, db: Db, cart: Cart, url: str, message: str) -> Response:
