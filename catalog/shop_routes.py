@@ -157,7 +157,8 @@ def render_product(
     For other routes too: the cart re-renders it when "Add to cart" fails (values kept, 422). Only
     the plain page (no errors, no quantity) is cached for other shoppers.
     """
-    values = {k: v[:200] for k, v in (values or {}).items() if v}
+    # An empty quantity is kept (shown empty beside its error); other empty values mean "not chosen".
+    values = {k: v[:200] for k, v in (values or {}).items() if v or k == "quantity"}
     variants, images = service.variants_and_images(db, product)
     choice = service.choose(product, variants, images, size=values.get("size"), colour=values.get("colour"))
     base = get_settings().base_url.rstrip("/")

@@ -7,12 +7,16 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
+from catalog.params import is_slug
+from catalog.shop_routes import render_product
 from store.cart import service
 from store.cart.models import MAX_QUANTITY, Cart
 from store.checkout import discounts
 from store.db import get_engine, unit_of_work
 from store.deps import Db, WriteDb
 from store.errors import DomainError
+from store.news.beside import BuyState
+from store.news.routes import render_buy_beside
 from store.web import is_htmx, redirect, render
 
 router = APIRouter()
@@ -93,8 +97,12 @@ def add(
     size: FormText = "",
     colour: FormText = "",
     from_article: Annotated[str, Form(alias="from")] = "",
+    next_page: NextField = "",
 ) -> Response:
     # Not WriteDb: the service reads first and writes last, conditionally (see service.add).
+    # `next` is the story's own address when the form sits beside the story: the shopper stays there.
+    story = from_article if is_slug(from_article) and next_page == f"/news/{from_article}" else None
+    values = {"size": size, "colour": colour, "quantity": quantity, "from": from_article}
     try:
         # Only these fields are read: a price, VAT or total in the form is ignored.
         added = service.add(
@@ -107,11 +115,69 @@ def add(
             from_article=from_article or None,
         )
     except DomainError as exc:
+        errors = exc.errors if isinstance(exc, service.AddRefused) else {exc.field or "add": exc.message}
+        return _add_refused(request, db, errors, values, sku=sku, product_slug=product, story=story)
+    if story is None:
+        response = redirect("/cart", f"Added to your cart ({added.quantity} in total).")
+        service.set_cart_cookie(request, response, added.cart, added.count)
+        return response
+    return _added_beside_story(request, db, added, story, product_slug=product, values=values)
+
+
+def _add_refused(
+    request: Request,
+    db: Db,
+    errors: dict[str, str],
+    values: dict[str, str],
+    *,
+    sku: str,
+    product_slug: str,
+    story: str | None,
+) -> Response:
+    """422 with the form the shopper used, their values kept and each error by its field: the story
+    with that product's form, or the product page. The cart is as it was."""
+    # Nothing of a refused add is kept, and the write lock (taken if the refusal came from a write:
+    # the most per item) is let go before the page is rendered; reads after it take no lock.
+    db.rollback()
+    found = service.product_for_form(db, sku=sku, product_slug=product_slug)
+    if found is None:  # not from one of our forms (an unknown SKU): the cart, with the message
         cart = service.cart_for_request(db, request)
-        return cart_page(request, db, cart, errors={exc.field or "add": exc.message}, status_code=422)
-    response = redirect("/cart", f"Added to your cart ({added.quantity} in total).")
-    service.set_cart_cookie(request, response, added.cart, added.count)
-    return response
+        message = next(iter(errors.values()))
+        return cart_page(request, db, cart, errors={"add": message}, status_code=422)
+    shown, options = found
+    values = {**values, **options}
+    if story is not None:
+        state = BuyState(slug=shown.slug, values=values, errors=errors)
+        answer = render_buy_beside(request, db, story, state, status_code=422)
+        if answer is not None:
+            return answer
+    return render_product(request, db, shown, values=values, errors=errors, status_code=422)
+
+
+def _added_beside_story(
+    request: Request,
+    db: Db,
+    added: service.Added,
+    story: str,
+    *,
+    product_slug: str,
+    values: dict[str, str],
+) -> Response:
+    """Back to the story: 303 with a flash message, or (htmx) the product's box saying so."""
+    message = service.added_message(db, added)
+    if not is_htmx(request):
+        response = redirect(f"/news/{story}", message)
+        service.set_cart_cookie(request, response, added.cart, added.count)
+        return response
+    db.commit()  # let the write lock go before rendering (reads after it take none)
+    request.state.cart_count = added.count  # the header's count in the answer
+    kept = {"size": values["size"], "colour": values["colour"]}
+    state = BuyState(slug=product_slug, values=kept, added=message)
+    answer = render_buy_beside(request, db, story, state)
+    if answer is None:  # the story stopped showing that product meanwhile: the cart then
+        answer = cart_page(request, db, added.cart, notice=message)
+    service.set_cart_cookie(request, answer, added.cart, added.count)
+    return answer
 
 
 @router.post("/cart/lines/{line_id}", name="cart.update")

@@ -160,25 +160,74 @@ def _article_id(session: Session, slug: str | None) -> int | None:
 @dataclass(frozen=True, slots=True)
 class Added:
     cart: Cart
+    sku: str
     quantity: int  # of this item in the cart now
     count: int  # items in the whole cart, for the header's mini-cart
 
 
-def find_variant(
-    session: Session, *, sku: str | None, product_slug: str | None, options: dict[str, str] | None
-) -> tuple[Product, Variant]:
-    """The purchasable variant by SKU (which wins) or by product + options; DomainError (field sku)."""
+class AddRefused(DomainError):
+    """ "Add to cart" said no: each message by its field ("quantity", "size", "colour"), or "add" for
+    the item as a whole (not for sale, that combination unavailable, an unknown SKU)."""
+
+    status_code = 422
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        field, message = next(iter(errors.items()))
+        super().__init__(message, field=field)
+        self.errors = errors
+
+
+UNAVAILABLE_MESSAGE = "Sorry, that item isn't available. Please choose another size or colour."
+CHOOSE_SIZE = "Choose a size from the list."
+CHOOSE_COLOUR = "Choose a colour from the list."
+
+
+def check_add(
+    session: Session,
+    *,
+    quantity: object,
+    sku: str | None = None,
+    product_slug: str | None = None,
+    options: dict[str, str] | None = None,
+) -> tuple[int, Product, Variant]:
+    """The quantity and the purchasable variant (by SKU, which wins, or by product + options) an add
+    asks for; AddRefused naming every field that is wrong. Reads only."""
+    errors: dict[str, str] = {}
+    qty = 0
+    try:
+        qty = parse_quantity(quantity)
+    except DomainError as exc:
+        errors["quantity"] = exc.message
     found: tuple[Product, Variant] | None = None
     if sku and sku.strip():
         found = catalog.variant_by_sku(session, sku.strip())
+        if found is None:
+            errors["add"] = UNAVAILABLE_MESSAGE
     elif product_slug and product_slug.strip():
         wanted = {k: v.strip() for k, v in (options or {}).items() if v and v.strip()}
         found = catalog.resolve_variant(session, product_slug=product_slug.strip(), options=wanted)
-    if found is None:
-        raise DomainError(
-            "Sorry, that item isn't available. Please choose another size or colour.", field="sku"
-        )
-    return found
+        if found is None:
+            errors.update(_why_not(session, product_slug.strip(), wanted))
+    else:
+        errors["add"] = UNAVAILABLE_MESSAGE
+    if errors or found is None:
+        raise AddRefused(errors)
+    return qty, found[0], found[1]
+
+
+def _why_not(session: Session, product_slug: str, wanted: dict[str, str]) -> dict[str, str]:
+    """Which choice made catalog.resolve_variant find nothing: an option the product doesn't have
+    (beside its field), or a combination that isn't for sale (for the item as a whole)."""
+    product = catalog_repository.product_by_slug(session, product_slug)
+    if product is None or product.id is None or not product.is_published:
+        return {"add": "Sorry, that item isn't for sale any more."}
+    variants = catalog_repository.variants_for(session, [product.id]).get(product.id, [])
+    errors: dict[str, str] = {}
+    for name, message in (("size", CHOOSE_SIZE), ("colour", CHOOSE_COLOUR)):
+        offered = {value.lower() for value in catalog.option_values(variants, name)}
+        if offered and wanted.get(name, "").lower() not in offered:
+            errors[name] = message
+    return errors or {"add": UNAVAILABLE_MESSAGE}
 
 
 def add(
@@ -197,8 +246,9 @@ def add(
     the line), so on SQLite the write lock is held for two or three statements. Two adds to one cart at
     once (a double click) both count, on SQLite and PostgreSQL alike.
     """
-    qty = parse_quantity(quantity)
-    _, variant = find_variant(session, sku=sku, product_slug=product_slug, options=options)
+    qty, _, variant = check_add(
+        session, quantity=quantity, sku=sku, product_slug=product_slug, options=options
+    )
     article_id = _article_id(session, from_article)
     cart = cart_for_request(session, request)
     conn = session.connection()
@@ -213,7 +263,7 @@ def add(
         conn.execute(_TOUCH_CART, {"c_id": cart.id, "now": utcnow()})
         count = item_count(session, cart)
     log.info("cart add", extra={"cart": cart.id, "sku": variant.sku, "quantity": qty})
-    return Added(cart, in_line, count)
+    return Added(cart, variant.sku, in_line, count)
 
 
 # The hot path of a rush: Core statements built once (no ORM statement is built per request), all
@@ -265,12 +315,35 @@ def _put_line(
             select(_lines.c.quantity).where(_lines.c.cart_id == cart_id, _lines.c.sku == sku)
         ).scalar_one_or_none()
         if have is not None and have + qty > MAX_QUANTITY:
-            raise DomainError(
-                f"You already have {have} of these in your cart; the most per item is {MAX_QUANTITY}.",
-                field="quantity",
-            )
+            message = f"You already have {have} of these in your cart; the most per item is {MAX_QUANTITY}."
+            raise AddRefused({"quantity": message})
         # else another request made the line between our two statements: add to it
     raise DomainError("Your cart changed while we were adding this. Please try again.")
+
+
+def product_for_form(
+    session: Session, *, sku: str | None, product_slug: str | None
+) -> tuple[Product, dict[str, str]] | None:
+    """The published product whose "Add to cart" form an add came from, and the options its SKU
+    names (when it was added by SKU); None when there is no such form to show again."""
+    if sku and sku.strip():
+        found = catalog_repository.variant_by_sku(session, sku.strip()[:64])
+        if found is not None and found[0].is_published:
+            return found[0], dict(found[1].options)
+        return None
+    product = catalog_repository.product_by_slug(session, (product_slug or "").strip()[:160])
+    return (product, {}) if product is not None and product.is_published else None
+
+
+def added_message(session: Session, added: Added) -> str:
+    """ "Added to your cart: No War t-shirt, M / Black (2 in total)." """
+    found = catalog_repository.variant_by_sku(session, added.sku)
+    if found is None:
+        return f"Added to your cart ({added.quantity} in total)."
+    product, variant = found
+    options = " / ".join(str(v) for v in variant.options.values())
+    what = f"{product.title}, {options}" if options else product.title
+    return f"Added to your cart: {what} ({added.quantity} in total)."
 
 
 def _own_line(session: Session, cart: Cart, line_id: int) -> CartLine:

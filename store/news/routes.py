@@ -19,10 +19,12 @@ from store.errors import NotFound
 from store.markdown import render_markdown
 from store.media import image_srcset, image_url
 from store.news import beside, repository
+from store.news.beside import BuyState
 from store.news.models import CACHE_NAMESPACE as NEWS_NAMESPACE
+from store.news.models import Article
 from store.page_cache import DEFAULT_TTL, only_params, render_page, respond
 from store.timeutil import utcnow
-from store.web import templates
+from store.web import is_htmx, render, templates
 
 router = APIRouter()
 
@@ -67,6 +69,14 @@ def article(
     item = repository.by_slug(db, slug)
     if item is None or (not item.is_published and staff is None):
         raise NotFound("No such article.")
+    return render_article(request, db, item)
+
+
+def render_article(
+    request: Request, db: Session, item: Article, *, buy: BuyState | None = None, status_code: int = 200
+) -> Response:
+    """The article page. `buy`: a refused "Add to cart" beside the story, shown by that product's
+    form (values kept, errors by their fields; never cached)."""
     assert item.id is not None
     authors = repository.authors_by_id(db, {item.author_id} if item.author_id else set())
     author = authors.get(item.author_id) if item.author_id else None
@@ -79,14 +89,38 @@ def article(
             "body_html": render_markdown(item.body_md),
             "links": repository.links(db, item.id),
             "tags": repository.tags(db, item.id),
-            "products": [] if item.sensitive else beside.products_for_article(db, item),
+            "products": beside.buy_beside(db, item, picked=buy),
+            "buy": buy,
             "hero_src": image_url(item.hero_image, 1200) if item.hero_image else None,
             "hero_srcset": image_srcset(item.hero_image) if item.hero_image else None,
             "canonical": _absolute(f"/news/{item.slug}"),
         },
         namespaces=NAMESPACES,
-        cacheable=item.is_published and only_params(request, ()),
+        cacheable=buy is None and item.is_published and only_params(request, ()),
         ttl=_ttl(db),
+        status_code=status_code,
+    )
+
+
+def render_buy_beside(
+    request: Request, db: Session, article_slug: str, buy: BuyState, *, status_code: int = 200
+) -> Response | None:
+    """After "Add to cart" beside a story: for htmx, that product's box again (the confirmation or
+    the errors, and the header's count out of band); without JavaScript, the whole article with the
+    errors by that product's form. None if the story (published) doesn't show that product."""
+    item = repository.by_slug(db, article_slug)
+    if item is None or not item.is_published:
+        return None
+    boxes = beside.buy_beside(db, item, picked=buy)
+    if not any(box.slug == buy.slug for box in boxes):
+        return None
+    if not is_htmx(request):
+        return render_article(request, db, item, buy=buy, status_code=status_code)
+    return render(
+        request,
+        "news/_buy_fragment.html",
+        {"article": item, "products": [box for box in boxes if box.slug == buy.slug], "buy": buy},
+        status_code=status_code,
     )
 
 
