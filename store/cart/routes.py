@@ -188,7 +188,13 @@ def update(request: Request, line_id: int, db: WriteDb, quantity: FormText = "")
     try:
         service.set_quantity(db, cart=cart, line_id=line_id, quantity=quantity)
     except DomainError as exc:
-        return cart_page(request, db, cart, errors={f"quantity-{line_id}": exc.message}, status_code=422)
+        # Nothing changed: let the write lock go before rendering (the cart kept as loaded, not
+        # expired by the rollback, which would load it again under a new lock).
+        db.expunge(cart)
+        db.rollback()
+        with unit_of_work(get_engine(), write=False) as read:
+            errors = {f"quantity-{line_id}": exc.message}
+            return cart_page(request, read, cart, errors=errors, status_code=422)
     return _after_change(request, db, cart, "Quantity updated.")
 
 
