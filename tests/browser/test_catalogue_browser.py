@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import io
+from contextlib import suppress
 from datetime import timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from PIL import Image
+from playwright.sync_api import Error as PlaywrightError
 
 from catalog.service import ensure_collections
 from store import cache
 from store.news.models import Article
 from store.news.service import set_tags
 from store.timeutil import utcnow
+from tests.factories import make_product
 
 pytestmark = pytest.mark.browser
 
@@ -92,3 +97,29 @@ def test_staff_create_a_t_shirt_and_a_shopper_sees_it_in_the_shop_and_beside_a_s
     assert page.locator("#price").inner_text() == "£25.00 incl. VAT"
     assert page.get_by_label("Quantity").input_value() == "1"
     assert page.get_by_role("button", name="Add to cart").is_enabled()
+
+
+def test_a_late_answer_for_an_older_choice_never_replaces_the_newer_one(page, db, live_server):  # type: ignore[no-untyped-def]
+    """Size then colour chosen quickly: the answer for "size only" may arrive after the one for both
+    (the CI run that found this was loaded). The older request is dropped, so the newer choice stays."""
+    make_product(db, "No War t-shirt", slug="no-war", sizes="S, M, L", colours="Black, White")
+    cache.backend().clear()
+    held: list[Any] = []
+
+    def hold_size_only(route: Any) -> None:
+        if parse_qs(urlsplit(route.request.url).query).get("colour") == ["White"]:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.goto(f"{live_server.url}/shop/no-war")
+    page.route("**/shop/no-war/choice*", hold_size_only)
+    page.get_by_label("Size").select_option("L")
+    page.get_by_label("Colour").select_option("White")
+    page.locator(".choice .available", has_text="L, White").wait_for()
+    assert len(held) == 1
+    for route in held:  # the stale answer now arrives, if the browser still wants it
+        with suppress(PlaywrightError):  # aborted by the newer request: what we want
+            route.continue_()
+    page.wait_for_timeout(500)
+    assert page.locator(".choice .available").inner_text() == "In stock: L, White (SKU RRM-NO-WAR-WHITE-L)"
