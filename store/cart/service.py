@@ -22,7 +22,7 @@ from catalog import service as catalog
 from catalog.models import Product, Variant
 from store.cart.models import MAX_QUANTITY, Cart, CartLine
 from store.config import get_settings
-from store.db import insert_unless_present
+from store.db import insert_unless_present, on_commit
 from store.errors import DomainError
 from store.money import Money
 from store.order.models import Order, OrderStatus
@@ -252,17 +252,21 @@ def add(
     article_id = _article_id(session, from_article)
     cart = cart_for_request(session, request)
     conn = session.connection()
+    # Everything is made ready before the first write: under the write lock, only the statements.
+    line = _line_values(sku=variant.sku, qty=qty, article_id=article_id)
     if cart is None:
         cart = Cart(token=secrets.token_urlsafe(24))
-        cart.id = conn.execute(_NEW_CART, cart.model_dump(exclude={"id"})).scalar_one()
-        in_line = _put_line(conn, cart_id=cart.id, sku=variant.sku, qty=qty, article_id=article_id, new=True)
+        new_cart = cart.model_dump(exclude={"id"})
+        cart.id = conn.execute(_NEW_CART, new_cart).scalar_one()
+        in_line = _put_line(conn, cart_id=cart.id, line=line, new=True)
         count = in_line
     else:
         assert cart.id is not None
-        in_line = _put_line(conn, cart_id=cart.id, sku=variant.sku, qty=qty, article_id=article_id)
+        in_line = _put_line(conn, cart_id=cart.id, line=line)
         conn.execute(_TOUCH_CART, {"c_id": cart.id, "now": utcnow()})
         count = item_count(session, cart)
-    log.info("cart add", extra={"cart": cart.id, "sku": variant.sku, "quantity": qty})
+    facts = {"cart": cart.id, "sku": variant.sku, "quantity": qty}
+    on_commit(session, lambda: log.info("cart add", extra=facts))  # logged once it is true
     return Added(cart, variant.sku, in_line, count)
 
 
@@ -289,18 +293,21 @@ _NEW_LINE: dict[
 ] = {}  # per dialect: INSERT … ON CONFLICT (cart_id, sku) DO NOTHING RETURNING quantity
 
 
-def _put_line(
-    conn: Connection, *, cart_id: int, sku: str, qty: int, article_id: int | None, new: bool = False
-) -> int:
-    """Add qty to the cart's line for sku, or make the line. Returns the line's quantity now."""
+def _line_values(*, sku: str, qty: int, article_id: int | None) -> dict[str, Any]:
+    """A new line's columns (the model's defaults included), but for its cart."""
+    return CartLine(cart_id=0, sku=sku, quantity=qty, article_id=article_id).model_dump(exclude={"id"})
+
+
+def _put_line(conn: Connection, *, cart_id: int, line: dict[str, Any], new: bool = False) -> int:
+    """Add the line's quantity to the cart's line for its SKU, or make the line (`line`: from
+    `_line_values`). Returns the line's quantity now."""
     dialect = conn.dialect.name
     if dialect not in _NEW_LINE:
         _NEW_LINE[dialect] = insert_unless_present(
             conn, _lines, unique=["cart_id", "sku"], values={}
         ).returning(_lines.c.quantity)
-    values = CartLine(cart_id=cart_id, sku=sku, quantity=qty, article_id=article_id).model_dump(
-        exclude={"id"}
-    )
+    values = {**line, "cart_id": cart_id}
+    sku, qty, article_id = line["sku"], line["quantity"], line["article_id"]
     for attempt in range(2):
         if not (new and attempt == 0):  # a cart made just now has no lines to add to
             more = conn.execute(
