@@ -468,29 +468,11 @@ def holds_write_lock() -> bool:
     return any(g.holder is not None and g.holder.unit is unit for g in list(_gates.values()))
 
 
-_known_outside_call: ContextVar[str] = ContextVar("storefront_known_outside_call", default="")
-
-
-@contextmanager
-def known_outside_call(reason: str) -> Iterator[None]:
-    """A call out that still runs inside a write transaction and is being moved: logged, not raised.
-
-    Only for code on its way out (grep for it); new code records the intent and commits first."""
-    token = _known_outside_call.set(reason)
-    try:
-        yield
-    finally:
-        _known_outside_call.reset(token)
-
-
 def assert_no_write_lock(what: str) -> None:
     """Call before an outside call (Stripe, the print provider): it must never run under the lock."""
     if not holds_write_lock():
         return
     message = f"{what} inside a write transaction: record the intent and commit first ({_caller()})"
-    if _known_outside_call.get():
-        log.warning(f"{message} [known: {_known_outside_call.get()}]")
-        return
     log.error(message)
     if get_settings().env == "test":
         violations.append(message)
