@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
 from limits import RateLimitItemPerHour
@@ -29,6 +29,7 @@ from sqlmodel import Session, col, select
 
 from store.auth.service import limiter
 from store.config import get_settings
+from store.csvio import safe_cell
 from store.errors import DomainError, NotFound
 from store.mail.service import queue_email, render_email
 from store.money import Money
@@ -393,8 +394,7 @@ def export_rows(session: Session) -> list[list[str]]:
     """Subscribers for the CSV export; cells that a spreadsheet would run as a formula are defused."""
 
     def cell(value: object) -> str:
-        text = "" if value is None else (value.isoformat() if hasattr(value, "isoformat") else str(value))
-        return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+        return safe_cell(value.isoformat() if isinstance(value, datetime) else value)
 
     rows = [["email", "full_name", "status", "source", "created_at", "confirmed_at", "unsubscribed_at"]]
     for s in repository.subscribers(session):
