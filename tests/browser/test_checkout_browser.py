@@ -33,7 +33,7 @@ def watch_errors(page: Any) -> list[str]:
 
     def on_console(msg: Any) -> None:
         url = str(msg.location.get("url", ""))
-        if msg.type == "error" and not url.endswith("/favicon.ico"):  # the site has no icon yet
+        if msg.type == "error":
             errors.append(f"{msg.text} {url}")
 
     page.on("console", on_console)

@@ -40,7 +40,7 @@ def seed_article(db):  # type: ignore[no-untyped-def]
 
 
 def console_errors(page: Any) -> list[str]:
-    """Script errors and failed requests (the browser's own /favicon.ico probe aside)."""
+    """Script errors and failed requests (the site's icon included)."""
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on(
@@ -55,7 +55,7 @@ def console_errors(page: Any) -> list[str]:
         "response",
         lambda r: (
             errors.append(f"{r.status} {r.url}")
-            if r.status >= 400 and not r.url.endswith("/favicon.ico")
+            if r.status >= 400
             else None
         ),
     )
