@@ -661,16 +661,21 @@ def unit_of_work(engine: Engine | None = None, *, write: bool = True) -> Iterato
     every read is inside the write transaction (claims, counters, carts). Keep such units short.
     `write=False`: reads take no lock; the first write (if any) takes it, until the commit.
     """
-    bind = engine or get_engine()
-    if write and bind.dialect.name == "sqlite":
-        bind = bind.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
-    with Session(bind, expire_on_commit=False) as session:
+    with new_session(engine, write=write) as session:
         try:
             yield session
             session.commit()
         except BaseException:
             session.rollback()
             raise
+
+
+def new_session(engine: Engine | None = None, *, write: bool = True) -> Session:
+    """The session a unit of work runs in (`write` as for `unit_of_work`); its owner commits it once."""
+    bind = engine or get_engine()
+    if write and bind.dialect.name == "sqlite":
+        bind = bind.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+    return Session(bind, expire_on_commit=False)
 
 
 def insert_unless_present(

@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from store.auth.models import Role, StaffUser
 from store.auth.service import user_for_session
-from store.db import SQLITE_BEGIN_OPTION, get_engine
+from store.db import new_session
 from store.errors import Forbidden, LoginRequired
 
 STAFF_COOKIE = "rrm_staff"
@@ -45,10 +45,7 @@ async def _request_session(*, write: bool) -> AsyncIterator[Session]:
     still holds a connection (an open transaction, or an error to roll back) goes to the pool thread:
     a COMMIT or ROLLBACK is I/O and must not block the event loop.
     """
-    bind = get_engine()
-    if write and bind.dialect.name == "sqlite":
-        bind = bind.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
-    session = Session(bind, expire_on_commit=False)
+    session = new_session(write=write)
     session.info[REQUEST_SESSION] = True
     try:
         yield session
