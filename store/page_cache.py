@@ -44,6 +44,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -59,6 +60,7 @@ from store.deps import STAFF_COOKIE
 from store.web import (
     CSRF_COOKIE,
     FLASH_COOKIE,
+    TEMPLATES_DIR,
     csrf_cookie_header,
     csrf_secret_in,
     csrf_token_for,
@@ -186,9 +188,12 @@ class Entry:
 class PageCache:
     """Entries by key: an in-process LRU bounded by bytes, backed by Redis when that is configured."""
 
-    def __init__(self, backend: cache.Backend, max_bytes: int = MAX_BYTES) -> None:
+    def __init__(self, backend: cache.Backend, max_bytes: int = MAX_BYTES, build: str | None = None) -> None:
         self.backend = backend
         self.max_bytes = max_bytes
+        # Shared entries are kept per build, so after a deploy no process serves a page made by the
+        # code before it (with Redis, for up to `ttl`), whatever its namespaces say.
+        self._shared = f"page:{build or code_build()}:"
         self._entries: OrderedDict[str, Entry] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
@@ -200,7 +205,7 @@ class PageCache:
             if entry is not None:
                 self._entries.move_to_end(key)
         if entry is None and self.backend.shared:
-            raw = self.backend.get("page:" + key)
+            raw = self.backend.get(self._shared + key)
             if raw is not None:
                 entry = Entry.loads(raw)
                 self._keep(key, entry)
@@ -217,7 +222,7 @@ class PageCache:
     def put(self, key: str, entry: Entry) -> None:
         self._keep(key, entry)
         if self.backend.shared:
-            self.backend.set("page:" + key, entry.dumps(), max(1, int(entry.expires - time.time())))
+            self.backend.set(self._shared + key, entry.dumps(), max(1, int(entry.expires - time.time())))
 
     def discard(self, key: str) -> None:
         with self._lock:
@@ -245,6 +250,19 @@ class PageCache:
             while self._bytes > self.max_bytes:
                 _, dropped = self._entries.popitem(last=False)
                 self._bytes -= dropped.size
+
+
+@lru_cache(maxsize=1)
+def code_build() -> str:
+    """Names the code that renders pages: a digest of the templates and the Python of `store` and
+    `catalog` (read once per process, a few milliseconds)."""
+    digest = hashlib.blake2b(digest_size=8)
+    for folder in (TEMPLATES_DIR, TEMPLATES_DIR.parent / "store", TEMPLATES_DIR.parent / "catalog"):
+        for path in sorted(folder.rglob("*")):
+            if path.suffix in (".html", ".xml", ".txt", ".py") and path.is_file():
+                digest.update(path.relative_to(folder.parent).as_posix().encode() + b"\0")
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def page_cache_for(settings: Settings) -> PageCache:

@@ -129,3 +129,18 @@ def test_pages_kept_by_one_process_are_served_by_another_through_redis(redis_url
     assert second.get("/shop") == entry
     RedisBackend(redis_url).bump("ns")
     assert second.get("/shop") is None and first.get("/shop") is None
+
+
+def test_pages_kept_by_the_code_before_a_deploy_are_not_served_by_the_code_after_it(redis_url: str) -> None:
+    from store.page_cache import Entry, PageCache, code_build
+
+    before, after = PageCache(RedisBackend(redis_url), build="before"), PageCache(RedisBackend(redis_url))
+    entry = Entry.make(
+        "<p>old</p>", status=200, headers=[("content-type", "text/html")], versions=before.versions(["ns"]), ttl=60
+    )
+
+    before.put("/shop", entry)
+
+    assert after.get("/shop") is None
+    assert PageCache(RedisBackend(redis_url), build="before").get("/shop") == entry
+    assert code_build() == code_build() and len(code_build()) == 16
