@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -25,15 +26,18 @@ REQUEST_SESSION = "storefront_request_session"
 
 async def get_db() -> AsyncIterator[Session]:
     # Reads take no lock; on SQLite the first write takes the write lock until the commit (store.db).
-    async for session in _request_session(write=False):
+    async with _request_session(write=False) as session:
         yield session
 
 
 async def get_write_db() -> AsyncIterator[Session]:
-    async for session in _request_session(write=True):
+    async with _request_session(write=True) as session:
         yield session
 
 
+# A context manager, not a generator iterated with `async for`: an error in the handler must reach the
+# `except` below (and roll back before the answer), not leave the generator for the collector to close.
+@asynccontextmanager
 async def _request_session(*, write: bool) -> AsyncIterator[Session]:
     """The request's unit of work, as `store.db.unit_of_work` but without two trips to the thread pool.
 
