@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -35,9 +35,11 @@ from catalog.models import Product, Variant
 from store.donation.models import Donation, DonationPayment
 from store.fulfilment.models import Fulfilment
 from store.money import Money
+from store.news.models import Article
 from store.order.models import Order, OrderLine, Payment, Refund
 from store.order.service import mark_paid, new_order_number, new_order_token
 from store.payment import pay
+from store.timeutil import utcnow
 from tests.conftest import csrf_from, get_csrf, soup
 from tests.fakes.localstripe import CARD_SUCCEEDS, make_payment_method
 
@@ -73,6 +75,27 @@ def make_product(
     product = catalog.save_product(db, form=form, product=None, photo_key=None)
     db.commit()
     return product
+
+
+def make_story_with_products(db: Session) -> Article:
+    """The story "nurses-strike" (published an hour ago) with two products chosen for it, in order: a
+    shirt (S, M, L × Black, White, £25) and a cushion (One size, Red, £30)."""
+    article = Article(
+        slug="nurses-strike",
+        title="Nurses strike for fair pay",
+        body_md="The strike began at dawn.",
+        published_at=utcnow() - timedelta(hours=1),
+    )
+    db.add(article)
+    db.commit()
+    shirt = make_product(db, "Pay the nurses t-shirt", price="25.00", sizes="S, M, L", colours="Black, White")
+    cushion = make_product(
+        db, "Solidarity cushion", collection="cushions", price="30.00", sizes="One size", colours="Red"
+    )
+    catalog.pick_for_article(db, article_id=article.id, product_id=shirt.id, position=0)
+    catalog.pick_for_article(db, article_id=article.id, product_id=cushion.id, position=1)
+    db.commit()
+    return article
 
 
 def sku_of(db: Session, product: Product, size: str = "M", colour: str = "Black") -> str:

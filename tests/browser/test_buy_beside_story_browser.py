@@ -4,21 +4,17 @@ credited with the sale through to the paid order."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 from sqlmodel import select
 
-from catalog import service as catalog
 from store.cart.models import CartLine
-from store.news.models import Article
 from store.order.models import Order
-from store.timeutil import utcnow
 from tests.browser.test_cart_browser import mark_window, same_page
 from tests.browser.test_checkout_browser import fill_card, watch_errors
-from tests.factories import make_product
+from tests.factories import make_story_with_products
 from tests.fakes.localstripe import CARD_SUCCEEDS
 
 pytestmark = pytest.mark.browser
@@ -26,21 +22,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def story(db, live_server) -> Any:  # type: ignore[no-untyped-def]
-    article = Article(
-        slug="nurses-strike",
-        title="Nurses strike for fair pay",
-        body_md="The strike began at dawn.",
-        published_at=utcnow() - timedelta(hours=1),
-    )
-    db.add(article)
-    db.commit()
-    shirt = make_product(db, "Pay the nurses t-shirt", price="25.00", sizes="S, M, L", colours="Black, White")
-    cushion = make_product(
-        db, "Solidarity cushion", collection="cushions", price="30.00", sizes="One size", colours="Red"
-    )
-    catalog.pick_for_article(db, article_id=article.id, product_id=shirt.id, position=0)
-    catalog.pick_for_article(db, article_id=article.id, product_id=cushion.id, position=1)
-    db.commit()
+    article = make_story_with_products(db)
     live_server.article_id = article.id
     return live_server
 

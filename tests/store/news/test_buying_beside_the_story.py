@@ -5,7 +5,6 @@ beside that product's form, 422, the values kept, the cart unchanged."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,12 +12,10 @@ from bs4 import BeautifulSoup, Tag
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from catalog import service as catalog
 from store.news.models import Article
 from store.order.models import Order
-from store.timeutil import utcnow
 from tests.conftest import soup
-from tests.factories import checkout, make_product
+from tests.factories import checkout, make_product, make_story_with_products
 from tests.store.cart.test_add_errors import control, error_beside
 from tests.store.cart.test_cart import cart_lines
 
@@ -29,22 +26,7 @@ HX = {"HX-Request": "true"}
 @pytest.fixture
 def story(db) -> Article:  # type: ignore[no-untyped-def]
     """A story with two products chosen for it: a shirt (S, M, L × Black, White) and a cushion."""
-    article = Article(
-        slug="nurses-strike",
-        title="Nurses strike for fair pay",
-        body_md="The strike began at dawn.",
-        published_at=utcnow() - timedelta(hours=1),
-    )
-    db.add(article)
-    db.commit()
-    shirt = make_product(db, "Pay the nurses t-shirt", price="25.00", sizes="S, M, L", colours="Black, White")
-    cushion = make_product(
-        db, "Solidarity cushion", collection="cushions", price="30.00", sizes="One size", colours="Red"
-    )
-    catalog.pick_for_article(db, article_id=article.id, product_id=shirt.id, position=0)
-    catalog.pick_for_article(db, article_id=article.id, product_id=cushion.id, position=1)
-    db.commit()
-    return article
+    return make_story_with_products(db)
 
 
 def buy_form(page: BeautifulSoup, title: str) -> Tag:
