@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from sqlmodel import select
 
+from store import web
 from store.cart.models import Cart, CartLine
 from store.cart.service import CART_COOKIE, decode_cookie, encode_cookie
 from store.news.models import Article
@@ -189,3 +192,32 @@ def test_staff_login_does_not_touch_the_cart(client, db, login_as) -> None:  # t
     # a fresh browser (no cart cookie) that logs in has an empty cart
     client.cookies.delete(CART_COOKIE)
     assert soup(client.get("/cart").text).select_one(".empty-cart") is not None
+
+
+def _token_issued(secret: str, seconds_ago: int) -> str:
+    issued = (int(time.time()) - seconds_ago) // 3600 * 3600
+    return f"{issued:x}.{web._csrf_mac(secret, issued)}"
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [
+        pytest.param(lambda token, secret: token[:-1] + ("0" if token[-1] != "0" else "1"), id="tampered"),
+        pytest.param(lambda token, secret: web.csrf_token_for("another-browser-secret-xyz"), id="other-secret"),
+        pytest.param(lambda token, secret: _token_issued(secret, web.CSRF_MAX_AGE + 2 * 3600), id="expired"),
+        pytest.param(lambda token, secret: _token_issued(secret, -2 * 3600), id="from-the-future"),
+        pytest.param(lambda token, secret: token.split(".")[1], id="mac-only"),
+    ],
+)
+def test_a_forged_or_stale_csrf_token_is_403_and_adds_nothing(client, db, forge) -> None:  # type: ignore[no-untyped-def]
+    sku = sku_of(db, make_product(db, colours="Black"))
+    token = get_csrf(client)
+    secret = client.cookies.get(web.CSRF_COOKIE)
+    assert client.post("/cart/add", data={"csrf_token": _token_issued(secret, 3 * 3600), "sku": sku,
+                                          "quantity": "1"}).status_code == 200  # a token from hours ago posts
+    before = cart_lines(db)
+    r = client.post(
+        "/cart/add", data={"csrf_token": forge(token, secret), "sku": sku, "quantity": "1"}, follow_redirects=False
+    )
+    assert r.status_code == 403
+    assert cart_lines(db) == before
