@@ -1,0 +1,187 @@
+"""Writes from the event loop (store.db.write_and_commit), the file lock's hand-over after a give-up,
+and WAL checkpoints kept off the write path.
+
+These use their own scratch SQLite file, so they run the same whichever database the suite is on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from store import db as store_db
+from store.db import FileLock, gate_for, write_and_commit
+
+pytestmark = pytest.mark.no_db
+
+
+@pytest.fixture
+def scratch(tmp_path: Path) -> Iterator[Engine]:
+    path = tmp_path / "loop.db"
+    engine = store_db._make_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT NOT NULL)"))
+    yield engine
+    engine.dispose()
+
+
+def names(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        return list(conn.execute(text("SELECT name FROM item ORDER BY id")).scalars())
+
+
+def insert(session: Session, name: str) -> str:
+    session.connection().execute(text("INSERT INTO item (name) VALUES (:n)"), {"n": name})
+    return threading.current_thread().name
+
+
+def test_with_the_gate_free_the_writes_run_on_the_loop_and_are_committed(scratch: Engine) -> None:
+    async def add() -> str:
+        with Session(scratch) as session:
+            return await write_and_commit(session, lambda: insert(session, "shirt"))
+
+    ran_on = asyncio.run(add())
+    assert ran_on == threading.current_thread().name  # the loop's own thread: no hop
+    assert names(scratch) == ["shirt"]
+    assert gate_for(os.path.abspath(str(scratch.url.database))).holder is None
+
+
+def test_behind_a_long_holder_a_worker_waits_and_the_loop_keeps_serving(scratch: Engine) -> None:
+    # given another thread holding the write lock for 300 ms (a checkout, say)
+    held = threading.Event()
+
+    def long_holder() -> None:
+        with Session(scratch) as other:
+            insert(other, "first")
+            held.set()
+            time.sleep(0.3)
+            other.commit()
+
+    holder = threading.Thread(target=long_holder)
+    holder.start()
+    held.wait(5)
+
+    # when a request on the loop writes, while another task on the loop counts its turns
+    async def scenario() -> tuple[str, int]:
+        ticks = 0
+        stop = asyncio.Event()
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while not stop.is_set():
+                ticks += 1
+                await asyncio.sleep(0.01)
+
+        task = asyncio.create_task(ticker())
+        with Session(scratch) as session:
+            ran_on = await write_and_commit(session, lambda: insert(session, "second"))
+        stop.set()
+        await task
+        return ran_on, ticks
+
+    ran_on, ticks = asyncio.run(scenario())
+    holder.join(5)
+    # then the write waited on a worker thread, in order, and the loop went on meanwhile
+    assert ran_on != threading.current_thread().name
+    assert names(scratch) == ["first", "second"]
+    assert ticks >= 10  # ~30 turns of 10 ms during the 300 ms wait; a blocked loop would give 1
+
+
+def test_an_error_in_the_writes_commits_nothing_and_lets_the_lock_go(scratch: Engine) -> None:
+    def insert_then_fail(session: Session) -> None:
+        insert(session, "half")
+        raise ValueError("refused")
+
+    async def add() -> None:
+        with Session(scratch) as session:
+            try:
+                await write_and_commit(session, lambda: insert_then_fail(session))
+            finally:
+                session.rollback()
+
+    with pytest.raises(ValueError, match="refused"):
+        asyncio.run(add())
+    assert names(scratch) == []
+    with Session(scratch) as session:  # the lock is free: a write goes straight in
+        insert(session, "after")
+        session.commit()
+    assert names(scratch) == ["after"]
+
+
+def test_a_try_for_the_gate_never_waits_for_a_holder_on_its_own_thread(scratch: Engine) -> None:
+    # A request suspended on the loop while holding the lock: another on the same thread must not
+    # wait for it (the loop would stop and the holder never resume); it is told "not now" at once.
+    gate = gate_for(os.path.abspath(str(scratch.url.database)))
+    assert gate.try_acquire(statement="INSERT") is not None
+    started = time.monotonic()
+    assert gate.try_acquire(statement="INSERT", wait=1.0) is None
+    assert time.monotonic() - started < 0.5
+    gate.release()
+
+
+def test_a_lock_handed_to_nobody_after_a_give_up_never_frees_the_next_holder(tmp_path: Path) -> None:
+    # Two opens of one file conflict like two processes. B gives up waiting while its helper thread
+    # is still asleep in the kernel; when A lets go, B takes the lock again. The helper waking then
+    # must not let go of B's lock (its flock on the same open file would succeed at once).
+    path = str(tmp_path / "lock")
+    a, b = FileLock(path), FileLock(path)
+    assert a.acquire()
+    assert not b.acquire(timeout=0.05)
+    a.release()
+    assert b.acquire(timeout=5)
+    time.sleep(0.2)  # the helper has woken by now
+    assert not a.try_acquire()  # B still holds it
+    b.release()
+    assert a.acquire(timeout=5)
+    a.release()
+
+
+def test_connections_leave_checkpoints_to_the_checkpointer_and_it_runs_them(scratch: Engine) -> None:
+    with scratch.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+    before = store_db._checkpointer.done
+    for n in range(store_db.CHECKPOINT_EVERY):
+        with Session(scratch) as session:
+            insert(session, f"item {n}")
+            session.commit()
+    deadline = time.monotonic() + 10
+    while store_db._checkpointer.done == before:
+        assert time.monotonic() < deadline, "no checkpoint ran"
+        time.sleep(0.01)
+    # everything in the WAL is in the database file: a checkpoint now has nothing left to copy
+    with sqlite3.connect(str(scratch.url.database)) as raw:
+        busy, in_log, copied = raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert busy == 0 and in_log == copied
+
+
+@pytest.mark.postgres
+def test_a_postgres_connection_cut_while_idle_in_the_pool_is_replaced_before_use(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import POSTGRES_URL
+
+    engine = store_db._make_engine(POSTGRES_URL)
+    admin = store_db._make_engine(POSTGRES_URL)
+    try:
+        with engine.connect() as conn:
+            first = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        # given its pooled connection is cut while idle (a restart, a proxy's idle timeout)
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"SELECT pg_terminate_backend({int(first)})")  # type: ignore[arg-type]
+            conn.commit()
+        monkeypatch.setattr(store_db, "PING_AFTER_IDLE_SECONDS", 0.0)
+        # when it is next taken from the pool, the ping finds it dead and a new one is used unseen
+        with engine.connect() as conn:
+            second = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        assert second != first
+    finally:
+        engine.dispose()
+        admin.dispose()
