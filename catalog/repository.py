@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import bindparam, func, or_, true
 from sqlmodel import Session, col, select
 
 from catalog.models import ArticleProduct, Collection, Product, ProductImage, ProductTag, Variant
@@ -102,6 +102,24 @@ def variant_by_sku(session: Session, sku: str) -> tuple[Product, Variant] | None
         .where(Variant.sku == sku)
     ).first()
     return (row[0], row[1]) if row else None
+
+
+# Built once: add-to-cart asks this on every add, and building the ORM statement and two model
+# objects cost ten times the query itself (bench/rush.py).
+_PURCHASABLE_SKU = (
+    select(Variant.sku)
+    .join(Product, col(Product.id) == col(Variant.product_id))
+    .where(
+        col(Variant.sku) == bindparam("sku"),
+        col(Product.is_published) == true(),
+        col(Variant.is_available) == true(),
+    )
+)
+
+
+def purchasable_sku(session: Session, sku: str) -> str | None:
+    """`sku` if a shopper may buy it (the rule of catalog.service.variant_by_sku), else None."""
+    return session.connection().execute(_PURCHASABLE_SKU, {"sku": sku}).scalar_one_or_none()
 
 
 def sku_taken(session: Session, sku: str) -> bool:

@@ -12,7 +12,7 @@ from catalog.shop_routes import render_product
 from store.cart import service
 from store.cart.models import MAX_QUANTITY, Cart
 from store.checkout import discounts
-from store.db import get_engine, unit_of_work
+from store.db import get_engine, unit_of_work, write_and_commit
 from store.deps import Db, WriteDb
 from store.errors import DomainError
 from store.news.beside import BuyState
@@ -87,44 +87,44 @@ def view(request: Request, db: Db) -> Response:
     return cart_page(request, db, cart)
 
 
+ADD_FIELDS = ("quantity", "sku", "product", "size", "colour", "from", "next")
+
+
 @router.post("/cart/add", name="cart.add")
-def add(
-    request: Request,
-    db: Db,
-    quantity: FormText = "",
-    sku: FormText = "",
-    product: FormText = "",
-    size: FormText = "",
-    colour: FormText = "",
-    from_article: Annotated[str, Form(alias="from")] = "",
-    next_page: NextField = "",
-) -> Response:
-    # Not WriteDb: the service reads first and writes last, conditionally (see service.add).
+async def add(request: Request) -> Response:
+    """Add to cart: the write a rush makes most, so it runs on the event loop (store.db.write_and_commit
+    says why and how), reads the form itself (FastAPI's seven Form parameters cost more than the SQL)
+    and lets the write lock go before the answer is built."""
+    form = await request.form()  # parsed once already, by the CSRF check
+    # Only these fields are read, each as text checked by the service (so "abc" or "-1" gets our own
+    # message): a price, VAT or total in the form is ignored.
+    fields = {name: value if isinstance(value := form.get(name), str) else "" for name in ADD_FIELDS}
     # `next` is the story's own address when the form sits beside the story: the shopper stays there.
-    story = from_article if is_slug(from_article) and next_page == f"/news/{from_article}" else None
-    values = {"size": size, "colour": colour, "quantity": quantity, "from": from_article}
-    try:
-        # Only these fields are read: a price, VAT or total in the form is ignored.
-        added = service.add(
-            db,
-            request,
-            quantity=quantity,
-            sku=sku or None,
-            product_slug=product or None,
-            options={"size": size, "colour": colour},
-            from_article=from_article or None,
-        )
-    except DomainError as exc:
-        errors = exc.errors if isinstance(exc, service.AddRefused) else {exc.field or "add": exc.message}
-        return _add_refused(request, db, errors, values, sku=sku, product_slug=product, story=story)
-    # The write lock goes before the answer is built: under a rush its holder shares the CPU with
-    # every other request, so each microsecond spent holding it costs several (bench/rush.py).
-    db.commit()
-    if story is None:
-        response = redirect("/cart", f"Added to your cart ({added.quantity} in total).")
-        service.set_cart_cookie(request, response, added.cart, added.count)
-        return response
-    return _added_beside_story(request, db, added, story, product_slug=product, values=values)
+    slug = fields["from"]
+    story = slug if is_slug(slug) and fields["next"] == f"/news/{slug}" else None
+    values = {name: fields[name] for name in ("size", "colour", "quantity", "from")}
+    with unit_of_work(get_engine(), write=False) as db:
+        try:
+            planned = service.plan_add(
+                db,
+                request,
+                quantity=fields["quantity"],
+                sku=fields["sku"] or None,
+                product_slug=fields["product"] or None,
+                options={"size": fields["size"], "colour": fields["colour"]},
+                from_article=slug or None,
+            )
+            added = await write_and_commit(db, lambda: service.write_add(db, planned))
+        except DomainError as exc:
+            errors = exc.errors if isinstance(exc, service.AddRefused) else {exc.field or "add": exc.message}
+            return _add_refused(
+                request, db, errors, values, sku=fields["sku"], product_slug=fields["product"], story=story
+            )
+        if story is None:
+            response = redirect("/cart", f"Added to your cart ({added.quantity} in total).")
+            service.set_cart_cookie(request, response, added.cart, added.count)
+            return response
+        return _added_beside_story(request, db, added, story, product_slug=fields["product"], values=values)
 
 
 def _add_refused(

@@ -143,6 +143,20 @@ def test_variant_by_sku_and_resolve_variant_only_sell_published_available_varian
     )
 
 
+def test_purchasable_sku_says_yes_exactly_where_variant_by_sku_finds_a_variant(db):
+    make_product(db, sizes="M", colours="Black, White")
+    make_product(db, "Draft shirt", sizes="M", colours="Black", published=False)
+    white = service.variant_by_sku(db, "RRM-NO-WAR-T-SHIRT-WHITE-M")
+    assert white is not None
+    white[1].is_available = False
+    db.add(white[1])
+    db.commit()
+    skus = ["RRM-NO-WAR-T-SHIRT-BLACK-M", "RRM-NO-WAR-T-SHIRT-WHITE-M", "RRM-DRAFT-SHIRT-BLACK-M", "NOPE"]
+    answers = {sku: service.purchasable_sku(db, sku) for sku in skus}
+    assert answers == {sku: sku if service.variant_by_sku(db, sku) else None for sku in skus}
+    assert answers["RRM-NO-WAR-T-SHIRT-BLACK-M"] == "RRM-NO-WAR-T-SHIRT-BLACK-M"  # not vacuous
+
+
 def test_product_url_and_primary_image(db):
     product = make_product(db)
     assert service.product_url(product) == "/shop/no-war-t-shirt"
