@@ -22,6 +22,8 @@ from store.web import STATIC_DIR
 
 log = logging.getLogger("store.app")
 
+RUSH_FIRST = ("store.cart.routes", "store.checkout.routes", "store.webhook.routes")
+
 
 class StorefrontApp(FastAPI):
     """FastAPI with the page cache in front (store/page_cache.py): a cached page is answered before
@@ -96,7 +98,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     from store.deps import commit_in_handler_thread
 
-    for module in domain_modules("routes"):
+    # FastAPI tries routes in the order they were included, ~3 µs each: the paths a rush writes to
+    # go first (otherwise in DOMAINS order; no two domains share a path).
+    routes = sorted(domain_modules("routes"), key=lambda module: module.__name__ not in RUSH_FIRST)
+    for module in routes:
         commit_in_handler_thread(module.router)
         app.include_router(module.router)
     from store.metrics import router as metrics_router
