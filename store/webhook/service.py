@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from store.db import insert_unless_present, on_commit
 from store.metrics import count_webhook
@@ -61,11 +61,12 @@ def handled_types(source: str) -> list[str]:
 
 def store_inbound(
     session: Session, *, source: str, external_id: str, type: str, payload: dict[str, Any]
-) -> InboundEvent | None:
+) -> int | None:
     """Insert the event unless (source, external_id) is already stored: INSERT … ON CONFLICT DO NOTHING.
 
-    Returns the new row, or None for a duplicate (answer 200 and do nothing more). Safe when the same
-    event arrives many times at once: the unique index lets exactly one insert through.
+    Returns the new row's id, or None for a duplicate (answer 200 and do nothing more). Safe when the
+    same event arrives many times at once: the unique index lets exactly one insert through. (Only the
+    id: reading the row back cost as much again, under the write lock, at 100 webhooks a second.)
     """
     values = {"source": source, "external_id": external_id[:128], "type": type[:80], "payload": payload}
     stmt = insert_unless_present(session, InboundEvent, unique=["source", "external_id"], values=values)
@@ -75,7 +76,7 @@ def store_inbound(
         count_webhook(source, "duplicate")
         return None
     count_webhook(source, "accepted")
-    return session.exec(select(InboundEvent).where(InboundEvent.id == new_id)).one()
+    return int(new_id)
 
 
 def event_object(event: InboundEvent) -> dict[str, Any]:
@@ -97,11 +98,9 @@ def accept(
     session: Session, *, source: str, external_id: str, type: str, payload: dict[str, Any]
 ) -> Received:
     """Store a verified event once; a job processes it after commit (a sweep picks up a lost push)."""
-    stored = store_inbound(session, source=source, external_id=external_id, type=type, payload=payload)
-    if stored is None:
+    event_id = store_inbound(session, source=source, external_id=external_id, type=type, payload=payload)
+    if event_id is None:
         return Received("duplicate")
-    event_id = stored.id
-    assert event_id is not None
     from store.webhook.tasks import process_inbound_event
 
     on_commit(session, lambda: process_inbound_event(event_id))

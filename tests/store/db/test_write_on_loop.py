@@ -11,8 +11,9 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import text
@@ -23,6 +24,7 @@ from store import db as store_db
 from store.db import FileLock, gate_for, write_and_commit
 
 pytestmark = pytest.mark.no_db
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -40,6 +42,25 @@ def names(engine: Engine) -> list[str]:
         return list(conn.execute(text("SELECT name FROM item ORDER BY id")).scalars())
 
 
+def on_a_loop_of_its_own(main: Callable[[], Coroutine[Any, Any, T]]) -> tuple[T, str]:
+    """asyncio.run(main()) in a thread of its own (the browser tests' Playwright keeps a loop in the
+    main thread): its answer, or its exception, and the name of the loop's thread."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = asyncio.run(main())
+        except BaseException as exc:  # handed to the test's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, name="test-loop")
+    thread.start()
+    thread.join(30)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"], thread.name
+
+
 def insert(session: Session, name: str) -> str:
     session.connection().execute(text("INSERT INTO item (name) VALUES (:n)"), {"n": name})
     return threading.current_thread().name
@@ -50,8 +71,8 @@ def test_with_the_gate_free_the_writes_run_on_the_loop_and_are_committed(scratch
         with Session(scratch) as session:
             return await write_and_commit(session, lambda: insert(session, "shirt"))
 
-    ran_on = asyncio.run(add())
-    assert ran_on == threading.current_thread().name  # the loop's own thread: no hop
+    ran_on, loop_thread = on_a_loop_of_its_own(add)
+    assert ran_on == loop_thread  # the loop's own thread: no hop
     assert names(scratch) == ["shirt"]
     assert gate_for(os.path.abspath(str(scratch.url.database))).holder is None
 
@@ -89,10 +110,10 @@ def test_behind_a_long_holder_a_worker_waits_and_the_loop_keeps_serving(scratch:
         await task
         return ran_on, ticks
 
-    ran_on, ticks = asyncio.run(scenario())
+    (ran_on, ticks), loop_thread = on_a_loop_of_its_own(scenario)
     holder.join(5)
     # then the write waited on a worker thread, in order, and the loop went on meanwhile
-    assert ran_on != threading.current_thread().name
+    assert ran_on != loop_thread
     assert names(scratch) == ["first", "second"]
     assert ticks >= 10  # ~30 turns of 10 ms during the 300 ms wait; a blocked loop would give 1
 
@@ -110,7 +131,7 @@ def test_an_error_in_the_writes_commits_nothing_and_lets_the_lock_go(scratch: En
                 session.rollback()
 
     with pytest.raises(ValueError, match="refused"):
-        asyncio.run(add())
+        on_a_loop_of_its_own(add)
     assert names(scratch) == []
     with Session(scratch) as session:  # the lock is free: a write goes straight in
         insert(session, "after")

@@ -232,7 +232,10 @@ def test_the_sweep_processes_an_event_whose_enqueue_was_lost(db):
     import json
 
     payload = json.loads(body)
-    row = store_inbound(db, source="stripe", external_id=payload["id"], type=payload["type"], payload=payload)
+    row_id = store_inbound(
+        db, source="stripe", external_id=payload["id"], type=payload["type"], payload=payload
+    )
+    row = db.get(InboundEvent, row_id)
     assert row is not None
     row.received_at = row.received_at - timedelta(minutes=3)
     db.add(row)
