@@ -868,7 +868,10 @@ def unit_of_work(engine: Engine | None = None, *, write: bool = True) -> Iterato
     with new_session(engine, write=write) as session:
         try:
             yield session
-            session.commit()
+            # Committed already (add to cart commits before answering) or never begun: nothing to do,
+            # and a commit would begin and end an empty transaction, events and all, for nothing.
+            if session.in_transaction() or session.new or session.dirty or session.deleted:
+                session.commit()
         except BaseException:
             session.rollback()
             raise

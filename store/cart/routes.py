@@ -177,7 +177,7 @@ def _added_beside_story(
     state = BuyState(slug=product_slug, values=kept, added=message)
     answer = render_buy_beside(request, db, story, state)
     if answer is None:  # the story stopped showing that product meanwhile: the cart then
-        answer = cart_page(request, db, added.cart, notice=message)
+        answer = cart_page(request, db, db.get(Cart, added.cart.id), notice=message)
     service.set_cart_cookie(request, answer, added.cart, added.count)
     return answer
 

@@ -75,7 +75,15 @@ def decode_cookie(raw: str | None) -> tuple[str, int] | None:
     return value[0], max(0, min(value[1], 10_000))
 
 
-def set_cart_cookie(request: Request, response: Response, cart: Cart | None, count: int) -> None:
+@dataclass(frozen=True, slots=True)
+class CartRef:
+    """Which cart, without loading it (add to cart's answer, the cookie of a cart just paid for)."""
+
+    id: int | None
+    token: str
+
+
+def set_cart_cookie(request: Request, response: Response, cart: Cart | CartRef | None, count: int) -> None:
     """Point the browser at `cart` and cache its count for the header (also for this request)."""
     request.state.cart_count = count
     if cart is None:
@@ -137,7 +145,7 @@ def lines(session: Session, cart: Cart) -> list[CartLine]:
     )
 
 
-def item_count(session: Session, cart: Cart | None) -> int:
+def item_count(session: Session, cart: Cart | CartRef | None) -> int:
     if cart is None or cart.id is None:
         return 0
     total = session.exec(select(func.sum(CartLine.quantity)).where(CartLine.cart_id == cart.id)).one()
@@ -168,7 +176,7 @@ def _article_id(session: Session, slug: str | None) -> int | None:
 
 @dataclass(frozen=True, slots=True)
 class Added:
-    cart: Cart
+    cart: CartRef
     sku: str
     quantity: int  # of this item in the cart now
     count: int  # items in the whole cart, for the header's mini-cart
@@ -246,7 +254,7 @@ class PlannedAdd:
     """What an add to cart will write, read and checked beforehand: `plan_add`, then `write_add`.
     Two adds to one cart at once (a double click) both count, on SQLite and PostgreSQL alike."""
 
-    cart: Cart  # the visitor's, or a new one (no id yet) made by `write_add`
+    cart: CartRef  # the visitor's, or a new one (no id yet) made by `write_add`
     sku: str
     quantity: int
     line: dict[str, Any]  # the new line's columns, but for its cart
@@ -267,9 +275,9 @@ def plan_add(
     qty, chosen = check_add(session, quantity=quantity, sku=sku, product_slug=product_slug, options=options)
     article_id = _article_id(session, from_article)
     now = utcnow()
-    cart = cart_for_request(session, request)
-    if cart is None:
-        cart = Cart(**_new_cart_values(token=secrets.token_urlsafe(24), now=now))
+    found = cart_for_request(session, request)
+    # A new cart is only a token until `write_add` inserts it (building the model cost more than that).
+    cart = CartRef(found.id, found.token) if found is not None else CartRef(None, secrets.token_urlsafe(24))
     return PlannedAdd(cart, chosen, qty, _line_values(sku=chosen, qty=qty, article_id=article_id, now=now))
 
 
@@ -282,7 +290,8 @@ def write_add(session: Session, planned: PlannedAdd) -> Added:
     cart, line, now = planned.cart, planned.line, planned.line["created_at"]
     if cart.id is None:
         new_cart = _new_cart_values(token=cart.token, now=now)
-        cart.id = conn.execute(_NEW_CART, new_cart).scalar_one()
+        cart = CartRef(conn.execute(_NEW_CART, new_cart).scalar_one(), cart.token)
+        assert cart.id is not None
         in_line = _put_line(conn, cart_id=cart.id, line=line, new=True)
         count = in_line
     else:

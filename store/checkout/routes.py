@@ -227,7 +227,7 @@ def card_pay(
         response = _json({"status": "succeeded", "redirect": outcome.redirect})
         decoded = carts.decode_cookie(request.cookies.get(carts.CART_COOKIE))
         if decoded is not None:
-            carts.set_cart_cookie(request, response, Cart(token=decoded[0]), 0)
+            carts.set_cart_cookie(request, response, carts.CartRef(None, decoded[0]), 0)
         return response
     if outcome.status == "requires_action":
         return _json(
