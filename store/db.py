@@ -62,6 +62,7 @@ FastAPI's thread pool (40 threads per process) so a rush does not wait for a poo
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextlib
 import fcntl
@@ -376,7 +377,9 @@ class WriteGate:
         None, quietly. Never waits for a holder on this thread (see `_refuse_waiting_on_self`)."""
         unit = current_unit()
         holder = self.holder
-        if holder is not None and (holder.unit is unit or holder.ident == threading.get_ident()):
+        if holder is not None and (
+            holder.unit is unit or (holder.ident == threading.get_ident() and _on_event_loop())
+        ):
             return None
         started = time.monotonic()
         if not (self.fifo.acquire(wait) if wait > 0 else self.fifo.try_acquire()):
@@ -394,9 +397,11 @@ class WriteGate:
             return
         if holder.unit is unit:
             why = "already holds the database write lock through another session"
-        elif holder.ident == threading.get_ident():
-            # Another request on this thread holds it: an async handler that awaited while holding
-            # the lock. Waiting here would block the event loop that holder needs to finish.
+        elif holder.ident == threading.get_ident() and _on_event_loop():
+            # Another request on this event loop's thread holds it: an async handler that awaited
+            # while holding the lock. Waiting here would block the loop that holder needs to finish.
+            # (On a pool thread the same ident is harmless: a sync dependency or a handler that left
+            # its transaction to be committed or rolled back by another thread.)
             why = "is on the thread of a holder that is suspended (an await inside a write transaction)"
         else:
             return
@@ -459,6 +464,15 @@ class WriteGate:
         )
         log.error(message)
         return WriteGateTimeout(message)
+
+
+def _on_event_loop() -> bool:
+    """This thread is running an asyncio event loop (a request's coroutine called us)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 violations: list[str] = []  # the test environment's record; tests/conftest.py fails a test on any

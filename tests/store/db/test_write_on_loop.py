@@ -139,15 +139,47 @@ def test_an_error_in_the_writes_commits_nothing_and_lets_the_lock_go(scratch: En
     assert names(scratch) == ["after"]
 
 
-def test_a_try_for_the_gate_never_waits_for_a_holder_on_its_own_thread(scratch: Engine) -> None:
-    # A request suspended on the loop while holding the lock: another on the same thread must not
-    # wait for it (the loop would stop and the holder never resume); it is told "not now" at once.
+def test_on_the_loop_a_request_never_waits_for_another_suspended_on_the_same_thread(scratch: Engine) -> None:
+    # Request A holds the lock and is suspended on the loop; B, on the same loop, must not wait for it
+    # (the loop would stop and A never resume): "not now" at once, or a loud error for a blocking wait.
     gate = gate_for(os.path.abspath(str(scratch.url.database)))
+
+    async def scenario() -> tuple[object, float, str]:
+        store_db._unit.set(object())  # request A (each asyncio.run copies the context)
+        assert gate.try_acquire(statement="INSERT") is not None
+        store_db._unit.set(object())  # request B, on the same thread
+        started = time.monotonic()
+        tried = gate.try_acquire(statement="INSERT", wait=1.0)
+        waited = time.monotonic() - started
+        try:
+            gate.acquire(statement="INSERT", wait=1.0)
+            refused = ""
+        except store_db.WriteGateSelfDeadlock as exc:
+            refused = str(exc)
+        gate.release()
+        return tried, waited, refused
+
+    (tried, waited, refused), _ = on_a_loop_of_its_own(scenario)
+    assert tried is None and waited < 0.5
+    assert "suspended (an await inside a write transaction)" in refused
+
+
+def test_on_a_pool_thread_a_holder_that_began_there_for_another_request_is_waited_for(
+    scratch: Engine,
+) -> None:
+    # A sync dependency took the lock on this pool thread for request A, whose handler commits on
+    # another thread; meanwhile this thread serves request B, which simply waits its turn.
+    gate = gate_for(os.path.abspath(str(scratch.url.database)))
+    token = store_db._unit.set(object())  # request A
     assert gate.try_acquire(statement="INSERT") is not None
-    started = time.monotonic()
-    assert gate.try_acquire(statement="INSERT", wait=1.0) is None
-    assert time.monotonic() - started < 0.5
-    gate.release()
+    store_db._unit.reset(token)
+    threading.Timer(0.1, gate.release).start()  # A's commit, from another thread
+    token = store_db._unit.set(object())  # request B, same thread
+    try:
+        assert gate.acquire(statement="INSERT", wait=5) is not None
+    finally:
+        store_db._unit.reset(token)
+        gate.release()
 
 
 def test_a_lock_handed_to_nobody_after_a_give_up_never_frees_the_next_holder(tmp_path: Path) -> None:
