@@ -170,16 +170,25 @@ def test_on_a_pool_thread_a_holder_that_began_there_for_another_request_is_waite
     # A sync dependency took the lock on this pool thread for request A, whose handler commits on
     # another thread; meanwhile this thread serves request B, which simply waits its turn.
     gate = gate_for(os.path.abspath(str(scratch.url.database)))
-    token = store_db._unit.set(object())  # request A
-    assert gate.try_acquire(statement="INSERT") is not None
-    store_db._unit.reset(token)
-    threading.Timer(0.1, gate.release).start()  # A's commit, from another thread
-    token = store_db._unit.set(object())  # request B, same thread
-    try:
-        assert gate.acquire(statement="INSERT", wait=5) is not None
-    finally:
+    outcome: dict[str, object] = {}
+
+    def pool_thread() -> None:  # a thread of its own: the test's main thread may run Playwright's loop
+        token = store_db._unit.set(object())  # request A
+        assert gate.try_acquire(statement="INSERT") is not None
         store_db._unit.reset(token)
-        gate.release()
+        threading.Timer(0.1, gate.release).start()  # A's commit, from another thread
+        store_db._unit.set(object())  # request B, same thread
+        try:
+            outcome["holder"] = gate.acquire(statement="INSERT", wait=5)
+            gate.release()
+        except Exception as exc:
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=pool_thread)
+    worker.start()
+    worker.join(10)
+    assert "error" not in outcome, outcome.get("error")
+    assert outcome.get("holder") is not None
 
 
 def test_a_lock_handed_to_nobody_after_a_give_up_never_frees_the_next_holder(tmp_path: Path) -> None:
