@@ -34,8 +34,9 @@ requests, jobs, the CLI, Alembic, tests — without auditing call sites:
 * **Add to cart writes from the event loop** (`write_and_commit`): the loop waits at the gate for at
   most 2 ms, else a worker thread waits, writes and commits. On a busy 2-core machine that is half
   the CPU of a sync handler and its thread hops, and the lock holder has no thread to share the GIL
-  with (wrk: 416 → ~1,000 adds a second). Never `await` between the first write and the commit: a
-  blocking wait for a holder suspended on the same thread is refused at once (`WriteGateSelfDeadlock`).
+  with (wrk, same run: 462 → 1,396 adds a second; bench/README.md). Never `await` between the first
+  write and the commit: a blocking wait on the loop's thread for a holder suspended there is refused
+  at once (`WriteGateSelfDeadlock`).
 * **Checkpoints are not a writer's job.** SQLite's automatic checkpoint would run inside the commit
   that crosses 1,000 pages of WAL, copying and syncing while every writer queues behind the gate
   (the cart-add p99 of 100–800 ms); a thread per process checkpoints instead (`Checkpointer`).
@@ -314,7 +315,7 @@ class Holder:
     statement: str
     thread: str
     long_reason: str
-    ident: int = 0  # the thread's id: a holder on this very thread that is another unit is a coroutine
+    ident: int = 0  # the thread's id: on an event loop's thread, another unit holding it is suspended
 
     def describe(self) -> str:
         held = time.monotonic() - self.since
@@ -376,10 +377,7 @@ class WriteGate:
         """The gate within `wait` seconds (0: now, and only if nobody holds it or waits for it), or
         None, quietly. Never waits for a holder on this thread (see `_refuse_waiting_on_self`)."""
         unit = current_unit()
-        holder = self.holder
-        if holder is not None and (
-            holder.unit is unit or (holder.ident == threading.get_ident() and _on_event_loop())
-        ):
+        if self._waiting_on_self(unit):
             return None
         started = time.monotonic()
         if not (self.fifo.acquire(wait) if wait > 0 else self.fifo.try_acquire()):
@@ -391,20 +389,27 @@ class WriteGate:
                 return None
         return self._held_by(unit, statement, started, "")
 
-    def _refuse_waiting_on_self(self, unit: object, statement: str) -> None:
+    def _waiting_on_self(self, unit: object) -> str:
+        """Why waiting for the gate now would wait on itself, or "" when it would not."""
         holder = self.holder
         if holder is None:
-            return
+            return ""
         if holder.unit is unit:
-            why = "already holds the database write lock through another session"
-        elif holder.ident == threading.get_ident() and _on_event_loop():
+            return "already holds the database write lock through another session"
+        if holder.ident == threading.get_ident() and _on_event_loop():
             # Another request on this event loop's thread holds it: an async handler that awaited
             # while holding the lock. Waiting here would block the loop that holder needs to finish.
             # (On a pool thread the same ident is harmless: a sync dependency or a handler that left
             # its transaction to be committed or rolled back by another thread.)
-            why = "is on the thread of a holder that is suspended (an await inside a write transaction)"
-        else:
+            return "is on the thread of a holder that is suspended (an await inside a write transaction)"
+        return ""
+
+    def _refuse_waiting_on_self(self, unit: object, statement: str) -> None:
+        why = self._waiting_on_self(unit)
+        if not why:
             return
+        holder = self.holder
+        assert holder is not None
         message = (
             f"write gate: this request or job {why} and would wait on itself ({holder.describe()}). "
             "Do its writes in one session, commit before opening another, and never await between "
@@ -882,13 +887,18 @@ def unit_of_work(engine: Engine | None = None, *, write: bool = True) -> Iterato
     with new_session(engine, write=write) as session:
         try:
             yield session
-            # Committed already (add to cart commits before answering) or never begun: nothing to do,
-            # and a commit would begin and end an empty transaction, events and all, for nothing.
-            if session.in_transaction() or session.new or session.dirty or session.deleted:
+            if has_work_to_commit(session):
                 session.commit()
         except BaseException:
             session.rollback()
             raise
+
+
+def has_work_to_commit(session: Session) -> bool:
+    """An open transaction or unflushed changes. Otherwise (committed already, as add to cart does
+    before answering, or never begun) a commit would begin and end an empty transaction, events and
+    all, for nothing."""
+    return session.in_transaction() or bool(session.new or session.dirty or session.deleted)
 
 
 def new_session(engine: Engine | None = None, *, write: bool = True) -> Session:

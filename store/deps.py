@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from store.auth.models import Role, StaffUser
 from store.auth.service import user_for_session
-from store.db import new_session
+from store.db import has_work_to_commit, new_session
 from store.errors import Forbidden, LoginRequired
 
 STAFF_COOKIE = "rrm_staff"
@@ -56,7 +56,7 @@ async def _request_session(*, write: bool) -> AsyncIterator[Session]:
     except BaseException:
         await run_in_threadpool(_roll_back_and_close, session)
         raise
-    if session.in_transaction() or session.new or session.dirty or session.deleted:
+    if has_work_to_commit(session):
         await run_in_threadpool(_commit_and_close, session)
     else:
         session.close()

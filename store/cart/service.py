@@ -332,7 +332,7 @@ _NEW_LINE: dict[
 
 
 # A new row's columns, written out: building the model to read its defaults cost more than the
-# INSERT itself. tests/store/cart/test_cart_rules.py checks they match the models' defaults.
+# INSERT itself. tests/store/cart/test_cart.py checks they match the models' defaults.
 def _new_cart_values(*, token: str, now: datetime) -> dict[str, Any]:
     return {
         "token": token,
