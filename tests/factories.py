@@ -77,17 +77,22 @@ def make_product(
     return product
 
 
-def make_story_with_products(db: Session) -> Article:
-    """The story "nurses-strike" (published an hour ago) with two products chosen for it, in order: a
-    shirt (S, M, L × Black, White, £25) and a cushion (One size, Red, £30)."""
+def make_article(db: Session, *, slug: str, title: str, body_md: str, **fields: Any) -> Article:
+    """A story, published an hour ago unless `published_at` says otherwise (committed)."""
     article = Article(
-        slug="nurses-strike",
-        title="Nurses strike for fair pay",
-        body_md="The strike began at dawn.",
-        published_at=utcnow() - timedelta(hours=1),
+        slug=slug, title=title, body_md=body_md, **{"published_at": utcnow() - timedelta(hours=1), **fields}
     )
     db.add(article)
     db.commit()
+    return article
+
+
+def make_story_with_products(db: Session) -> Article:
+    """The story "nurses-strike" (published an hour ago) with two products chosen for it, in order: a
+    shirt (S, M, L × Black, White, £25) and a cushion (One size, Red, £30)."""
+    article = make_article(
+        db, slug="nurses-strike", title="Nurses strike for fair pay", body_md="The strike began at dawn."
+    )
     shirt = make_product(db, "Pay the nurses t-shirt", price="25.00", sizes="S, M, L", colours="Black, White")
     cushion = make_product(
         db, "Solidarity cushion", collection="cushions", price="30.00", sizes="One size", colours="Red"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -13,11 +12,9 @@ from playwright.sync_api import expect
 
 from catalog.service import ensure_collections
 from store import cache
-from store.news.models import Article
 from store.news.service import set_tags
-from store.timeutil import utcnow
 from tests.browser.test_checkout_browser import watch_errors
-from tests.factories import make_product
+from tests.factories import make_article, make_product
 
 pytestmark = pytest.mark.browser
 
@@ -25,14 +22,12 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def newsroom(db, make_staff, tmp_path):  # type: ignore[no-untyped-def]
     ensure_collections(db)
-    article = Article(
+    article = make_article(
+        db,
         slug="climate-march-london",
         title="Tens of thousands march for climate justice",
         body_md="Marchers filled Whitehall.",
-        published_at=utcnow() - timedelta(hours=1),
     )
-    db.add(article)
-    db.flush()
     set_tags(db, article_id=article.id, tags=["climate", "protest"])
     db.commit()
     cache.backend().clear()

@@ -11,8 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -32,16 +30,6 @@ from store.db import (
 )
 
 pytestmark = pytest.mark.no_db
-
-
-@pytest.fixture
-def scratch(tmp_path: Path) -> Iterator[Engine]:
-    path = tmp_path / "gate.db"
-    engine = store_db._make_engine(f"sqlite:///{path}")
-    with engine.begin() as conn:
-        conn.execute(text("CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT NOT NULL)"))
-    yield engine
-    engine.dispose()
 
 
 def wait_until(check, timeout: float = 10) -> None:  # type: ignore[no-untyped-def]

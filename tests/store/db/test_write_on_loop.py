@@ -11,7 +11,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,16 +25,6 @@ from store.db import FileLock, gate_for, write_and_commit
 
 pytestmark = pytest.mark.no_db
 T = TypeVar("T")
-
-
-@pytest.fixture
-def scratch(tmp_path: Path) -> Iterator[Engine]:
-    path = tmp_path / "loop.db"
-    engine = store_db._make_engine(f"sqlite:///{path}")
-    with engine.begin() as conn:
-        conn.execute(text("CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT NOT NULL)"))
-    yield engine
-    engine.dispose()
 
 
 def names(engine: Engine) -> list[str]:

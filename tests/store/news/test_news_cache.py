@@ -14,21 +14,18 @@ from catalog import service as catalog
 from store.media import store_image
 from store.news.models import Article
 from store.timeutil import utcnow
-from tests.factories import make_product
+from tests.factories import make_article, make_product
 
 
 @pytest.fixture
 def story(db):  # type: ignore[no-untyped-def]
-    article = Article(
+    return make_article(
+        db,
         slug="nurses-strike",
         title="Nurses strike for fair pay",
         standfirst="Picket lines at every hospital.",
         body_md="The strike began at dawn.",
-        published_at=utcnow() - timedelta(hours=1),
     )
-    db.add(article)
-    db.commit()
-    return article
 
 
 def _soup(response):  # type: ignore[no-untyped-def]
