@@ -65,7 +65,7 @@ VISITS = itertools.count()
 
 
 def shopper(
-    base: str, stripe: str, deadline: float, results: list[tuple[float, float]], errors: list[str]
+    base: str, stripe: str, deadline: float, results: list[tuple[float, float, float]], errors: list[str]
 ) -> None:
     from tests.fakes.localstripe import CARD_SUCCEEDS, make_payment_method
 
@@ -132,7 +132,8 @@ def shopper(
             if "Thank you for your order" not in done.text:
                 errors.append("no thank-you page")
                 continue
-            results.append(((time.perf_counter() - started) * 1000, pay_ms))
+            finished = time.perf_counter()
+            results.append(((finished - started) * 1000, pay_ms, (finished - pay_started) * 1000))
         except Exception as exc:  # noqa: BLE001 - a bench counts failures, it doesn't stop at one
             errors.append(f"{step}: {repr(exc)[:160]}")
 
@@ -188,7 +189,7 @@ def main() -> None:
                     break
             except requests.RequestException:
                 time.sleep(0.2)
-        results: list[tuple[float, float]] = []
+        results: list[tuple[float, float, float]] = []
         errors: list[str] = []
         deadline = time.time() + args.duration
         threads = [
@@ -206,6 +207,7 @@ def main() -> None:
         ]
         totals = [r[0] for r in results]
         pays = [r[1] for r in results]
+        confirmed = [r[2] for r in results]
         print(
             f"shoppers={args.shoppers} workers={args.workers} db={'postgres' if args.postgres else 'sqlite'} "
             f"duration={elapsed:.1f}s"
@@ -219,6 +221,10 @@ def main() -> None:
             print(
                 f"Pay request ms:    median {statistics.median(pays):.0f}  p95 {pct(pays, 0.95):.0f}  "
                 f"p99 {pct(pays, 0.99):.0f}"
+            )
+            print(
+                f"Pay -> confirmation page ms: median {statistics.median(confirmed):.0f}  "
+                f"p95 {pct(confirmed, 0.95):.0f}  p99 {pct(confirmed, 0.99):.0f}"
             )
         print(
             f"succeeded PaymentIntents at localstripe: {len(intents)} (one per completed checkout expected)"

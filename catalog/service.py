@@ -10,8 +10,17 @@ from typing import Any
 from sqlmodel import Session, col, delete, select
 
 from catalog import repository
-from catalog.models import ArticleProduct, Collection, Product, ProductImage, ProductTag, Variant
+from catalog.models import (
+    CACHE_NAMESPACE,
+    ArticleProduct,
+    Collection,
+    Product,
+    ProductImage,
+    ProductTag,
+    Variant,
+)
 from catalog.pricing import margin
+from store import cache
 from store.errors import DomainError, NotFound
 from store.media import image_srcset, image_url
 from store.money import Money
@@ -49,10 +58,33 @@ def variant_by_sku(session: Session, sku: str) -> tuple[Product, Variant] | None
     return product, variant
 
 
+# Add-to-cart asks `purchasable_sku` on every add. A SKU found purchasable is remembered for the
+# catalogue's cache version read BEFORE the query (as store.cache.cached does), so an answer read from
+# data that changed meanwhile is never used after the change: any committed catalogue change (a
+# variant withdrawn, a product unpublished) bumps the version, and from then on the memory is unused.
+# Only "yes" is remembered, so made-up SKUs cannot fill it; bounded all the same.
+MAX_REMEMBERED_SKUS = 10_000
+_remembered: tuple[str, set[str]] = ("", set())
+
+
 def purchasable_sku(session: Session, sku: str) -> str | None:
     """The same rule as `variant_by_sku` in one indexed query, without loading the product: for
-    add-to-cart, which needs only the answer."""
-    return repository.purchasable_sku(session, sku)
+    add-to-cart, which needs only the answer (no query at all for a SKU already seen in this process
+    since the catalogue last changed)."""
+    global _remembered
+    version = cache.version(CACHE_NAMESPACE)
+    seen_in, seen = _remembered
+    if seen_in == version and sku in seen:
+        return sku
+    found = repository.purchasable_sku(session, sku)
+    if found is not None:
+        seen_in, seen = _remembered
+        if seen_in != version:
+            seen = set()
+            _remembered = (version, seen)
+        if len(seen) < MAX_REMEMBERED_SKUS:
+            seen.add(found)
+    return found
 
 
 def resolve_variant(

@@ -116,14 +116,25 @@ class LocalBackend:
             self._data.clear()
 
 
+# How long a process trusts a namespace version it read from Redis. Every cached page and every add to
+# cart asks for a version, on the event loop; under load each Redis round trip there cost milliseconds
+# (the loop waits for the GIL back from the thread pool after each one: py-spy in bench/rush.py found
+# the loop 36 % of its time in them). So another process's change shows on this process's cached
+# pages up to this long after its commit; a process's own changes show at once, and staff pages are
+# never cached.
+VERSION_FRESH_SECONDS = 0.5
+
+
 class RedisBackend:
     shared = True
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, version_fresh_seconds: float = VERSION_FRESH_SECONDS) -> None:
         import redis
 
         self._redis = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
         self._prefix = "rrm:cache:"
+        self.version_fresh_seconds = version_fresh_seconds
+        self._versions: dict[str, tuple[str, float]] = {}  # namespace -> (version, read at, monotonic)
 
     def get(self, key: str) -> str | None:
         try:
@@ -140,20 +151,29 @@ class RedisBackend:
             log.warning("redis cache set failed", exc_info=True)
 
     def version(self, namespace: str) -> str:
+        now = time.monotonic()
+        known = self._versions.get(namespace)
+        if known is not None and now - known[1] < self.version_fresh_seconds:
+            return known[0]
         try:
             value = self._redis.get(f"{self._prefix}version:{namespace}")
         except Exception:
             log.warning("redis cache version failed", exc_info=True)
             return "unavailable-" + secrets.token_hex(4)  # a key nobody shares: render fresh
-        return value.decode() if isinstance(value, bytes) else "0"
+        version = value.decode() if isinstance(value, bytes) else "0"
+        self._versions[namespace] = (version, now)
+        return version
 
     def bump(self, namespace: str) -> None:
+        self._versions.pop(namespace, None)  # this process reads the new version at once
         try:
-            self._redis.incr(f"{self._prefix}version:{namespace}")
+            bumped = self._redis.incr(f"{self._prefix}version:{namespace}")
+            self._versions[namespace] = (str(bumped), time.monotonic())
         except Exception:
             log.exception("redis cache bump failed", extra={"namespace": namespace})
 
     def clear(self) -> None:
+        self._versions.clear()
         for key in self._redis.scan_iter(self._prefix + "*"):
             self._redis.delete(key)
 

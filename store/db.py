@@ -31,12 +31,12 @@ requests, jobs, the CLI, Alembic, tests — without auditing call sites:
   (the sqlite3 shell, a backup tool).
 * **Not thread-owned.** FastAPI runs a sync dependency's setup, the handler and the teardown in
   different pool threads, so a request may take the gate in one thread and commit in another.
-* **Add to cart writes from the event loop** (`write_and_commit`): the loop waits at the gate for at
-  most 2 ms, else a worker thread waits, writes and commits. On a busy 2-core machine that is half
-  the CPU of a sync handler and its thread hops, and the lock holder has no thread to share the GIL
-  with (wrk, same run: 462 → 1,396 adds a second; bench/README.md). Never `await` between the first
-  write and the commit: a blocking wait on the loop's thread for a holder suspended there is refused
-  at once (`WriteGateSelfDeadlock`).
+* **Add to cart writes from the event loop on SQLite** (`run_writing_unit`): the loop waits at the
+  gate for at most 2 ms, else a worker thread runs the add again, waits, writes and commits. On a
+  busy 2-core machine that is half the CPU of a sync handler and its thread hops, and the lock holder
+  has no thread to share the GIL with (wrk, same run: 462 → 1,396 adds a second; bench/README.md).
+  The unit is synchronous, so nothing can `await` between its first write and its commit; a blocking
+  wait on the loop's thread for a holder suspended there is refused at once (`WriteGateSelfDeadlock`).
 * **Checkpoints are not a writer's job.** SQLite's automatic checkpoint would run inside the commit
   that crosses 1,000 pages of WAL, copying and syncing while every writer queues behind the gate
   (the cart-add p99 of 100–800 ms); a thread per process checkpoints instead (`Checkpointer`).
@@ -100,7 +100,7 @@ SQLITE_BEGIN_OPTION = "storefront_sqlite_begin"
 GATE_WAIT_SECONDS = 15.0  # far beyond any honest queue: only a wait on itself or a slow holder gets here
 HOLD_WARN_SECONDS = 1.0
 HOLD_FAIL_SECONDS = 5.0  # test environment only: generous, so a busy CI machine does not flake
-# How long `write_and_commit` may wait for the gate on the event loop: a few adds to cart (~0.3 ms each)
+# How long `run_writing_unit` may wait for the gate on the event loop: a few adds to cart (~0.3 ms each)
 # ahead of it; a longer holder (a checkout) is waited for on a worker thread instead.
 LOOP_WAIT_SECONDS = 0.002
 CHECKPOINT_EVERY = 256  # writes of a process between two checkpoints of the WAL (see Checkpointer)
@@ -605,33 +605,41 @@ def checkpoint_soon(database: str) -> None:
     _checkpointer.soon(database)
 
 
-async def write_and_commit(session: Session, writes: Callable[[], T]) -> T:
-    """For the async handler that writes (add to cart): run `writes()` (the unit's last statements,
-    its reads done) under the write lock, then commit; its answer, or its exception.
+class GateBusy(Exception):
+    """The SQLite write gate was not free within the wait allowed (nothing was written)."""
 
-    An async handler runs its SQL on the event loop itself: on a busy machine that is less CPU than a
-    hop to the thread pool and back, and no other thread competes with it for the GIL while it holds
-    the lock (bench/rush.py). On SQLite the loop waits for the gate at most `LOOP_WAIT_SECONDS` (a few
-    adds to cart ahead of it), since waiting stops every request of the process; when that is not
-    enough (a checkout holds it), a worker thread waits, writes and commits instead. Measured both
-    ways: a worker that only waited held the lock while the loop got round to resuming the request
-    (1.1 ms a hold instead of 0.4: a third less throughput). On PostgreSQL there is no gate."""
+
+def commit_writes(session: Session, writes: Callable[[], T], *, wait: float | None = None) -> T:
+    """Run `writes()` (the unit's last statements, its reads done) under the write lock, then commit:
+    its answer, or its exception (then the caller's unit rolls back). On SQLite the gate is waited for
+    at most `wait` seconds (None: as long as it takes), else GateBusy and nothing written."""
     raw = session.connection().connection.driver_connection
-    if not isinstance(raw, GatedConnection) or raw.begin_write(wait=LOOP_WAIT_SECONDS):
-        return _commit_after(session, writes)
-    where = _caller()
-
-    def in_worker() -> T:
-        raw.begin_write(wait=None, where=where)
-        return _commit_after(session, writes)
-
-    return await to_thread.run_sync(in_worker)
-
-
-def _commit_after(session: Session, writes: Callable[[], T]) -> T:
+    where = "" if wait is not None else _caller()  # for the gate's statistics; costs a stack walk
+    if isinstance(raw, GatedConnection) and not raw.begin_write(wait=wait, where=where):
+        raise GateBusy()
     result = writes()
     session.commit()
     return result
+
+
+async def run_writing_unit(unit: Callable[[float | None], T], *, engine: Engine | None = None) -> T:
+    """For the async handler that writes (add to cart): `unit(wait)` is its whole unit of work, reads
+    and then `commit_writes(..., wait=wait)`; its answer, or its exception.
+
+    It runs on the event loop itself: on a busy 2-core machine that is less CPU than a hop to the
+    thread pool and back, and the lock holder has no thread to share the GIL with (bench/rush.py; on
+    PostgreSQL a worker thread halved the adds a second, 1,884 → 848 with wrk, and slowed the rush's
+    cached pages too, as more threads wanted the GIL). On SQLite the loop waits for the gate at most
+    `LOOP_WAIT_SECONDS` (a few adds to cart ahead of it), since waiting there stops every request of
+    the process; if the gate is busy for longer (a checkout holds it), the unit runs again, whole, in
+    a worker thread that waits as long as it takes. (A worker that only waited and handed back to the
+    loop held the lock until the loop got round to it: 1.1 ms a hold instead of 0.4.) On PostgreSQL
+    the add is one round trip for a new visitor (store/cart/service.py), so the loop waits little."""
+    gated = (engine or get_engine()).dialect.name == "sqlite"
+    try:
+        return unit(LOOP_WAIT_SECONDS if gated else None)
+    except GateBusy:
+        return await to_thread.run_sync(unit, None)
 
 
 def holds_write_lock() -> bool:

@@ -101,7 +101,7 @@ def commit_in_handler_thread(router: APIRouter) -> None:
         if not isinstance(route, APIRoute) or getattr(route.endpoint, "_commits_on_return", False):
             continue
         if inspect.iscoroutinefunction(route.endpoint):
-            continue  # the one async handler that writes commits itself (store.db.write_and_commit)
+            continue  # the one async handler that writes commits itself (store.db.run_writing_unit)
         route.endpoint = _committing(route.endpoint)
 
 

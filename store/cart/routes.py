@@ -12,7 +12,7 @@ from catalog.shop_routes import render_product
 from store.cart import service
 from store.cart.models import MAX_QUANTITY, Cart
 from store.checkout import discounts
-from store.db import get_engine, unit_of_work, write_and_commit
+from store.db import commit_writes, get_engine, run_writing_unit, unit_of_work
 from store.deps import Db, WriteDb
 from store.errors import DomainError
 from store.news.beside import BuyState
@@ -92,13 +92,17 @@ ADD_FIELDS = ("quantity", "sku", "product", "size", "colour", "from", "next")
 
 @router.post("/cart/add", name="cart.add")
 async def add(request: Request) -> Response:
-    """Add to cart: the write a rush makes most, so it runs on the event loop (store.db.write_and_commit
-    says why and how), reads the form itself (FastAPI's seven Form parameters cost more than the SQL)
-    and lets the write lock go before the answer is built."""
+    """Add to cart: the write a rush makes most. It reads the form itself (FastAPI's seven Form
+    parameters cost more than the SQL) and runs as one unit on the event loop or in a worker thread
+    (store.db.run_writing_unit says which and why), letting the write lock go before the answer."""
     form = await request.form()  # parsed once already, by the CSRF check
     # Only these fields are read, each as text checked by the service (so "abc" or "-1" gets our own
     # message): a price, VAT or total in the form is ignored.
     fields = {name: value if isinstance(value := form.get(name), str) else "" for name in ADD_FIELDS}
+    return await run_writing_unit(lambda wait: _add(request, fields, wait))
+
+
+def _add(request: Request, fields: dict[str, str], wait: float | None) -> Response:
     # `next` is the story's own address when the form sits beside the story: the shopper stays there.
     slug = fields["from"]
     story = slug if is_slug(slug) and fields["next"] == f"/news/{slug}" else None
@@ -114,7 +118,7 @@ async def add(request: Request) -> Response:
                 options={"size": fields["size"], "colour": fields["colour"]},
                 from_article=slug or None,
             )
-            added = await write_and_commit(db, lambda: service.write_add(db, planned))
+            added = commit_writes(db, lambda: service.write_add(db, planned), wait=wait)
         except DomainError as exc:
             errors = exc.errors if isinstance(exc, service.AddRefused) else {exc.field or "add": exc.message}
             return _add_refused(

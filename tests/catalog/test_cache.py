@@ -100,7 +100,7 @@ def redis_url() -> Iterator[str]:
 
 
 def test_redis_backend_shares_entries_and_bumps_between_processes(redis_url: str) -> None:
-    first, second = RedisBackend(redis_url), RedisBackend(redis_url)
+    first, second = RedisBackend(redis_url, version_fresh_seconds=0), RedisBackend(redis_url)
     _exercise(first, second)
     first.set("shared", "fragment", 60)
     assert second.get("shared") == "fragment"
@@ -118,7 +118,8 @@ def test_an_unreachable_redis_never_breaks_a_page() -> None:
 def test_pages_kept_by_one_process_are_served_by_another_through_redis(redis_url: str) -> None:
     from store.page_cache import Entry, PageCache
 
-    first, second = PageCache(RedisBackend(redis_url)), PageCache(RedisBackend(redis_url))
+    fresh = {"version_fresh_seconds": 0}  # see the next test for the half second
+    first, second = PageCache(RedisBackend(redis_url, **fresh)), PageCache(RedisBackend(redis_url, **fresh))
     versions = first.versions(["ns"])
     entry = Entry.make(
         "<p>shared</p>", status=200, headers=[("content-type", "text/html")], versions=versions, ttl=60
@@ -129,6 +130,26 @@ def test_pages_kept_by_one_process_are_served_by_another_through_redis(redis_url
     assert second.get("/shop") == entry
     RedisBackend(redis_url).bump("ns")
     assert second.get("/shop") is None and first.get("/shop") is None
+
+
+def test_a_bump_shows_at_once_in_its_own_process_and_within_half_a_second_in_others(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # each process trusts a version it read for VERSION_FRESH_SECONDS (no Redis round trip per page)
+    from store import cache
+
+    clock = [1000.0]
+    monkeypatch.setattr(cache.time, "monotonic", lambda: clock[0])
+    here, there = RedisBackend(redis_url), RedisBackend(redis_url)
+    before = here.version("ns")
+    assert there.version("ns") == before
+
+    there.bump("ns")
+
+    assert there.version("ns") != before  # the process that committed the change: at once
+    assert here.version("ns") == before  # another: not yet
+    clock[0] += cache.VERSION_FRESH_SECONDS
+    assert here.version("ns") == there.version("ns") != before
 
 
 def test_pages_kept_by_the_code_before_a_deploy_are_not_served_by_the_code_after_it(redis_url: str) -> None:

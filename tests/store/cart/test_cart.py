@@ -242,3 +242,65 @@ def test_the_rows_an_add_writes_carry_the_models_own_defaults() -> None:
     assert service._new_cart_values(token="t", now=now) == {**cart, "created_at": now, "updated_at": now}
     line = CartLine(cart_id=0, sku="S", quantity=2, article_id=7).model_dump(exclude={"id"})
     assert service._line_values(sku="S", qty=2, article_id=7, now=now) == {**line, "created_at": now}
+
+
+def test_a_sku_withdrawn_after_an_add_is_refused_at_once(client, db) -> None:  # type: ignore[no-untyped-def]
+    # the process remembers SKUs it found purchasable (catalog.service.purchasable_sku): a staff change
+    # committed after that must count on the very next add, through the page's own form post
+    from catalog.models import Variant
+
+    product = make_product(db, colours="Black")
+    sku = sku_of(db, product)
+    assert add(client, sku, 1).status_code == 303
+    assert add(client, sku, 1).status_code == 303  # the remembered answer
+    variant = db.exec(select(Variant).where(Variant.sku == sku)).one()
+    variant.is_available = False
+    db.add(variant)
+    db.commit()
+    refused = add(client, sku, 1)
+    assert refused.status_code == 422
+    assert "isn't available" in soup(refused.text).select_one("p.error").get_text()
+    assert [line.quantity for line in cart_lines(db)] == [2]
+    variant = db.exec(select(Variant).where(Variant.sku == sku)).one()
+    variant.is_available = True
+    db.add(variant)
+    db.commit()
+    assert add(client, sku, 1).status_code == 303
+    assert [line.quantity for line in cart_lines(db)] == [3]
+
+
+@pytest.mark.postgres
+def test_a_new_visitors_add_on_postgresql_is_one_statement_in_one_round_trip(db) -> None:  # type: ignore[no-untyped-def]
+    # on the event loop every round trip stops the process's other requests: BEGIN, SET, two INSERTs
+    # and COMMIT were five; now one statement that is its own transaction
+    from sqlalchemy import event
+
+    from store.cart import service
+    from store.cart.service import CartRef, PlannedAdd
+    from store.db import commit_writes, get_engine, unit_of_work
+    from store.timeutil import utcnow
+
+    sku = sku_of(db, make_product(db, colours="Black"))
+    line = service._line_values(sku=sku, qty=2, article_id=None, now=utcnow())
+    planned = PlannedAdd(CartRef(None, "one-statement-token"), sku, 2, line)
+    sent: list[tuple[str, object]] = []
+
+    def seen(conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        sent.append((statement, conn.get_execution_options().get("isolation_level")))
+
+    engine = get_engine()
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        with unit_of_work(engine, write=False) as session:
+            added = commit_writes(session, lambda: service.write_add(session, planned))
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert len(sent) == 1
+    statement, isolation = sent[0]
+    assert statement.lstrip().startswith("WITH") and "set_config" in statement and isolation == "AUTOCOMMIT"
+    assert (added.quantity, added.count) == (2, 2)
+    with unit_of_work(engine, write=False) as session:
+        cart = session.exec(select(Cart).where(Cart.token == "one-statement-token")).one()
+        assert cart.id == added.cart.id
+        lines = session.exec(select(CartLine).where(CartLine.cart_id == cart.id)).all()
+        assert [(x.sku, x.quantity) for x in lines] == [(sku, 2)]

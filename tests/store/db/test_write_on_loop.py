@@ -1,4 +1,4 @@
-"""Writes from the event loop (store.db.write_and_commit), the file lock's hand-over after a give-up,
+"""Writes from the event loop (store.db.run_writing_unit), the file lock's hand-over after a give-up,
 and WAL checkpoints kept off the write path.
 
 These use their own scratch SQLite file, so they run the same whichever database the suite is on.
@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from store import db as store_db
-from store.db import FileLock, gate_for, write_and_commit
+from store.db import FileLock, commit_writes, gate_for, run_writing_unit
 
 pytestmark = pytest.mark.no_db
 T = TypeVar("T")
@@ -56,10 +56,15 @@ def insert(session: Session, name: str) -> str:
     return threading.current_thread().name
 
 
+def unit(engine: Engine, name: str, wait: float | None) -> str:
+    """A whole unit of work as run_writing_unit wants it: the thread it wrote on."""
+    with Session(engine) as session:
+        return commit_writes(session, lambda: insert(session, name), wait=wait)
+
+
 def test_with_the_gate_free_the_writes_run_on_the_loop_and_are_committed(scratch: Engine) -> None:
     async def add() -> str:
-        with Session(scratch) as session:
-            return await write_and_commit(session, lambda: insert(session, "shirt"))
+        return await run_writing_unit(lambda wait: unit(scratch, "shirt", wait), engine=scratch)
 
     ran_on, loop_thread = on_a_loop_of_its_own(add)
     assert ran_on == loop_thread  # the loop's own thread: no hop
@@ -94,8 +99,7 @@ def test_behind_a_long_holder_a_worker_waits_and_the_loop_keeps_serving(scratch:
                 await asyncio.sleep(0.01)
 
         task = asyncio.create_task(ticker())
-        with Session(scratch) as session:
-            ran_on = await write_and_commit(session, lambda: insert(session, "second"))
+        ran_on = await run_writing_unit(lambda wait: unit(scratch, "second", wait), engine=scratch)
         stop.set()
         await task
         return ran_on, ticks
@@ -113,12 +117,15 @@ def test_an_error_in_the_writes_commits_nothing_and_lets_the_lock_go(scratch: En
         insert(session, "half")
         raise ValueError("refused")
 
-    async def add() -> None:
+    def failing_unit(wait: float | None) -> None:
         with Session(scratch) as session:
             try:
-                await write_and_commit(session, lambda: insert_then_fail(session))
+                commit_writes(session, lambda: insert_then_fail(session), wait=wait)
             finally:
                 session.rollback()
+
+    async def add() -> None:
+        await run_writing_unit(failing_unit, engine=scratch)
 
     with pytest.raises(ValueError, match="refused"):
         on_a_loop_of_its_own(add)
