@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlmodel import Session
 
 from store.config import get_settings
@@ -28,10 +30,18 @@ def order_link(order: Order) -> str:
     return f"{get_settings().base_url.rstrip('/')}/orders/{order.token}"
 
 
-def queue_confirmation(session: Session, *, order: Order) -> bool:
-    """The confirmation: lines, VAT, shipping, discount, total, delivery address and the order's link.
+@dataclass(frozen=True)
+class Confirmation:
+    """The confirmation email's bodies, rendered."""
 
-    Keyed by order number, so a second call (a redelivered webhook) sends nothing."""
+    text: str
+    html: str
+
+
+def render_confirmation(session: Session, *, order: Order) -> Confirmation:
+    """The confirmation: lines, VAT, shipping, discount, total, delivery address and the order's link.
+    Reads only: a payment renders it before its transaction's first write (store/checkout/payments.py),
+    so that under SQLite's write lock only the statements run."""
     lines = repository.lines(session, order)
     text, html = render_email(
         "order_confirmation",
@@ -42,11 +52,18 @@ def queue_confirmation(session: Session, *, order: Order) -> bool:
         percent=percent,
         by_hand=get_settings().fulfilment == "manual",  # staff print and post it; no printer to send to
     )
+    return Confirmation(text, html)
+
+
+def queue_confirmation(session: Session, *, order: Order, rendered: Confirmation | None = None) -> bool:
+    """Queue the confirmation (`rendered` beforehand, or now). Keyed by order number, so a second call
+    (a redelivered webhook) sends nothing."""
+    rendered = rendered or render_confirmation(session, order=order)
     return queue_email(
         session,
         key=f"order-{order.number}-confirmation",
         to=order.email,
         subject=f"Thank you for your order {order.number}",
-        text=text,
-        html=html,
+        text=rendered.text,
+        html=rendered.html,
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
@@ -24,6 +24,9 @@ from store.order.models import (
     RefundStatus,
 )
 from store.timeutil import utcnow
+
+if TYPE_CHECKING:
+    from store.order.notifications import Confirmation
 
 log = logging.getLogger("store.order")
 
@@ -157,12 +160,21 @@ def _payment_status(session: Session, intent_id: str, status: str, message: str 
     session.add(payment)
 
 
-def mark_paid(session: Session, *, order: Order, intent_id: str, amount: int, actor: str) -> bool:
+def mark_paid(
+    session: Session,
+    *,
+    order: Order,
+    intent_id: str,
+    amount: int,
+    actor: str,
+    confirmation: Confirmation | None = None,
+) -> bool:
     """THE way an order becomes paid: from the server's confirm result and from the Stripe webhook.
 
     Idempotent and race-safe: the conditional move lets exactly one caller win; the others return
     False and do nothing. The winner, in the same transaction, records the payment, writes the
-    fulfilment outbox row and queues the confirmation email (both sent only after commit).
+    fulfilment outbox row and queues the confirmation email (both sent only after commit):
+    `confirmation` if the caller rendered it before its first write, else rendered here.
     """
     if amount != order.total:
         # Never mark paid on a mismatched amount: flag it for staff instead.
@@ -197,7 +209,7 @@ def mark_paid(session: Session, *, order: Order, intent_id: str, amount: int, ac
     from store.fulfilment.service import create_for_order
     from store.order.notifications import queue_confirmation
 
-    queue_confirmation(session, order=order)
+    queue_confirmation(session, order=order, rendered=confirmation)
     create_for_order(session, order=order)
     return True
 

@@ -247,6 +247,42 @@ def test_card_payment_and_a_refund_hold_no_write_transaction(
     assert probe.blocked() == []
 
 
+def test_the_confirmation_email_is_rendered_before_the_payments_write_transaction(
+    client: TestClient,
+    db: Session,
+    probed_stripe: str,
+    probe: Probe,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # rendering it under SQLite's write lock made every other writer wait ~10 ms a payment (bench/rush.py)
+    from store.checkout import payments
+
+    render = payments.render_confirmation
+
+    def probed(session, *, order):  # type: ignore[no-untyped-def]
+        probe("render the confirmation")
+        return render(session, order=order)
+
+    monkeypatch.setattr(payments, "render_confirmation", probed)
+    add(client, sku_of(db, make_product(db, price="25.00", colours="Black")), 1)
+    assert checkout(client).status_code == 303
+    form = pay_form(client)
+
+    pm = make_payment_method(probed_stripe, CARD_SUCCEEDS)
+    paid = client.post(
+        "/checkout/card/pay", data={**form, "payment_method": pm}, headers={"X-CSRF-Token": form["csrf_token"]}
+    )
+
+    assert paid.json()["status"] == "succeeded"
+    assert probe.calls() == ["POST /v1/payment_intents", "render the confirmation"]
+    assert probe.blocked() == []
+    db.rollback()
+    order = db.exec(select(Order)).one()
+    email = db.exec(select(OutboundEmail).where(OutboundEmail.key == f"order-{order.number}-confirmation")).one()
+    assert f"Thank you for your order {order.number}" == email.subject
+    assert "£25.00" in email.text and order.token in email.text
+
+
 # --- SMTP --------------------------------------------------------------------------------------------
 
 
