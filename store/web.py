@@ -151,7 +151,7 @@ def csrf_token_valid(request: Request, token: str | None) -> bool:
         return False
     issued_hex, _, mac = token.partition(".")
     if not mac or "." in mac:
-        return _legacy_csrf_token_valid(token, cookie)
+        return False
     try:
         issued = int(issued_hex, 16)
     except ValueError:
@@ -159,16 +159,6 @@ def csrf_token_valid(request: Request, token: str | None) -> bool:
     if not 0 <= time.time() - issued <= CSRF_MAX_AGE + _CSRF_HOUR:
         return False
     return hmac.compare_digest(mac, _csrf_mac(cookie, issued))
-
-
-def _legacy_csrf_token_valid(token: str, cookie: str) -> bool:
-    # Tokens signed by itsdangerous before the HMAC format: pages opened before the deploy still post.
-    # Remove a day after the deploy (CSRF_MAX_AGE).
-    try:
-        value = _serializer(get_settings(), "csrf").loads(token, max_age=CSRF_MAX_AGE)
-    except (BadSignature, SignatureExpired):
-        return False
-    return isinstance(value, str) and secrets.compare_digest(value, cookie)
 
 
 @lru_cache(maxsize=4)
