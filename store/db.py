@@ -613,10 +613,11 @@ def commit_writes(session: Session, writes: Callable[[], T], *, wait: float | No
     """Run `writes()` (the unit's last statements, its reads done) under the write lock, then commit:
     its answer, or its exception (then the caller's unit rolls back). On SQLite the gate is waited for
     at most `wait` seconds (None: as long as it takes), else GateBusy and nothing written."""
-    raw = session.connection().connection.driver_connection
-    where = "" if wait is not None else _caller()  # for the gate's statistics; costs a stack walk
-    if isinstance(raw, GatedConnection) and not raw.begin_write(wait=wait, where=where):
-        raise GateBusy()
+    if session.get_bind().dialect.name == "sqlite":  # else no connection is taken before `writes` wants one
+        raw = session.connection().connection.driver_connection
+        where = "" if wait is not None else _caller()  # for the gate's statistics; costs a stack walk
+        if isinstance(raw, GatedConnection) and not raw.begin_write(wait=wait, where=where):
+            raise GateBusy()
     result = writes()
     session.commit()
     return result

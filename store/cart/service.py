@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import Connection, Insert, bindparam, delete, func, insert, update
+from sqlalchemy import Connection, Engine, Insert, bindparam, delete, func, insert, update
 from sqlmodel import Session, col, select
 
 from catalog import repository as catalog_repository
@@ -284,19 +284,21 @@ def plan_add(
 def write_add(session: Session, planned: PlannedAdd) -> Added:
     """The writes of an add: a new cart if need be, one conditional upsert of the line (so on SQLite the
     write lock is held for two or three statements)."""
-    conn = session.connection()
-    postgres = conn.dialect.name == "postgresql"
+    bind = session.get_bind()
+    postgres = bind.dialect.name == "postgresql"
     cart, line, now = planned.cart, planned.line, planned.line["created_at"]
-    if cart.id is None and postgres:
+    if cart.id is None and postgres and isinstance(bind, Engine):
         # A new visitor's first add (most adds in a rush): ONE round trip to PostgreSQL, a statement
         # that is its own transaction, where BEGIN, SET, two INSERTs and COMMIT were five; each of them
         # stopped the event loop (store.db.run_writing_unit). The unit has written nothing else, so
         # committing this on its own is committing the unit.
         new_cart = _new_cart_values(token=cart.token, now=now)
-        with conn.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as own:
+        with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as own:
             cart_id, in_line = own.execute(_NEW_CART_AND_LINE, {**line, **new_cart}).one()
         cart, count = CartRef(cart_id, cart.token), in_line
-    elif cart.id is None:
+        return _added(session, planned, cart, in_line, count)
+    conn = session.connection()
+    if cart.id is None:
         new_cart = _new_cart_values(token=cart.token, now=now)
         cart = CartRef(conn.execute(_NEW_CART, new_cart).scalar_one(), cart.token)
         assert cart.id is not None
@@ -309,6 +311,10 @@ def write_add(session: Session, planned: PlannedAdd) -> Added:
         in_line = _put_line(conn, cart_id=cart.id, line=line)
         conn.execute(_TOUCH_CART, {"c_id": cart.id, "now": now})
         count = item_count(session, cart)
+    return _added(session, planned, cart, in_line, count)
+
+
+def _added(session: Session, planned: PlannedAdd, cart: CartRef, in_line: int, count: int) -> Added:
     if log.isEnabledFor(logging.DEBUG):  # the access log has every add; this line costs 4 % of one
         facts = {"cart": cart.id, "sku": planned.sku, "quantity": planned.quantity}
         on_commit(session, lambda: log.debug("cart add", extra=facts))  # logged once it is true
