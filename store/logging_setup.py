@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from typing import Any
 
@@ -42,8 +43,22 @@ def configure_logging(settings: Settings) -> None:
     root._configured = True  # type: ignore[attr-defined]
 
 
+# Paths that carry a bearer secret: whoever holds the link sees an order and its delivery address, or
+# manages a donation or a newsletter subscription. The access log keeps which page, never the secret.
+_SECRET_IN_PATH = re.compile(
+    r"^(/(?:api/)?orders/|/checkout/complete/|/donate/manage/|/newsletter/(?:confirm|unsubscribe)/)[^/?#]+"
+)
+MASKED = "[token]"
+
+
+def without_secrets(path: str) -> str:
+    """`path` as the access log may keep it: "/orders/Xy…" becomes "/orders/[token]"."""
+    return _SECRET_IN_PATH.sub(lambda m: m.group(1) + MASKED, path, count=1)
+
+
 class AccessJsonFormatter(JsonFormatter):
-    """uvicorn's access log as JSON: who asked, what, and the answer, as separate fields."""
+    """uvicorn's access log as JSON: who asked, what, and the answer, as separate fields (a secret in
+    the path masked)."""
 
     def format(self, record: logging.LogRecord) -> str:
         args = record.args
@@ -56,7 +71,7 @@ class AccessJsonFormatter(JsonFormatter):
                     "args": None,
                     "client": client,
                     "method": method,
-                    "path": path,
+                    "path": without_secrets(str(path)),
                     "http_version": http_version,
                     "status": status,
                 }

@@ -92,6 +92,8 @@ def test_two_workers_count_every_request_and_log_json(tmp_path: Path) -> None:
                 assert client.get(f"{base}/healthz").status_code == 200
         for _ in range(20):  # new connections, spread across both workers
             assert httpx.get(f"{base}/healthz", timeout=10).status_code == 200
+        for secret_path in ("/orders/s3cret-order-link", "/newsletter/unsubscribe/s3cret-news-link?x=1"):
+            httpx.get(f"{base}{secret_path}", timeout=10)
         # Every scrape (whichever worker answers it) sees the sum over both processes.
         counts = {healthz_count(base) - start for _ in range(6)}
         files = sorted(p.name for p in (tmp_path / "var").glob("metrics-*/*.db"))
@@ -111,4 +113,8 @@ def test_two_workers_count_every_request_and_log_json(tmp_path: Path) -> None:
         "127.0.0.1",
     )
     assert any(a["logger"] == "uvicorn.error" and a["msg"] == "Application startup complete." for a in lines)
+    # the links that are the only key to an order or a subscription never reach the log
+    assert "s3cret" not in err
+    paths = {a.get("path") for a in lines if a["logger"] == "uvicorn.access"}
+    assert {"/orders/[token]", "/newsletter/unsubscribe/[token]?x=1"} <= paths
     assert out == ""
