@@ -353,7 +353,8 @@ class GateStats:
 class WriteGate:
     """The FIFO gate of this process, then the file lock of the machine, then SQLite's own lock."""
 
-    def __init__(self, lock_path: str | None) -> None:
+    def __init__(self, lock_path: str | None, database: str | None = None) -> None:
+        self.database = database  # the SQLite file the gate stands in front of (None: in memory)
         self.fifo = FifoGate()
         self.file = FileLock(lock_path) if lock_path else None
         self.holder: Holder | None = None
@@ -436,8 +437,8 @@ class WriteGate:
 
     def release(self) -> None:
         holder, self.holder = self.holder, None
-        if self.file is not None and self.stats.writes % CHECKPOINT_EVERY == 0:
-            checkpoint_soon(self.file.path.removesuffix("-writegate"))
+        if self.database is not None and self.stats.writes % CHECKPOINT_EVERY == 0:
+            checkpoint_soon(self.database)
         if holder is not None:  # counted while still holding the gate, so the counts need no lock
             held = time.monotonic() - holder.since
             self.stats.held += held
@@ -519,8 +520,9 @@ def gate_for(database: str) -> WriteGate:
         with _gates_mutex:
             gate = _gates.get(database)
             if gate is None:
-                lock_path = None if database in ("", ":memory:") else f"{database}-writegate"
-                gate = _gates[database] = WriteGate(lock_path)
+                on_disk = database not in ("", ":memory:")
+                lock_path = f"{database}-writegate" if on_disk else None
+                gate = _gates[database] = WriteGate(lock_path, database if on_disk else None)
     return gate
 
 
