@@ -18,6 +18,19 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
 }
 
 
+# Paths that carry a bearer secret: whoever holds the link sees an order and its delivery address, or
+# manages a donation or a newsletter subscription. Logs keep which page, never the secret.
+_SECRET_IN_PATH = re.compile(
+    r"^(/(?:api/)?orders/|/checkout/complete/|/donate/manage/|/newsletter/(?:confirm|unsubscribe)/)[^/?#]+"
+)
+MASKED = "[token]"
+
+
+def without_secrets(path: str) -> str:
+    """`path` as a log line may keep it: "/orders/Xy…" becomes "/orders/[token]"."""
+    return _SECRET_IN_PATH.sub(lambda m: m.group(1) + MASKED, path, count=1)
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         data: dict[str, Any] = {
@@ -26,6 +39,8 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
         }
         data.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
+        if isinstance(data.get("path"), str):  # every log line with a path: access log, errors, ours
+            data["path"] = without_secrets(data["path"])
         if record.exc_info:
             data["exc"] = self.formatException(record.exc_info)
         return json.dumps(data, default=str)
@@ -43,22 +58,9 @@ def configure_logging(settings: Settings) -> None:
     root._configured = True  # type: ignore[attr-defined]
 
 
-# Paths that carry a bearer secret: whoever holds the link sees an order and its delivery address, or
-# manages a donation or a newsletter subscription. The access log keeps which page, never the secret.
-_SECRET_IN_PATH = re.compile(
-    r"^(/(?:api/)?orders/|/checkout/complete/|/donate/manage/|/newsletter/(?:confirm|unsubscribe)/)[^/?#]+"
-)
-MASKED = "[token]"
-
-
-def without_secrets(path: str) -> str:
-    """`path` as the access log may keep it: "/orders/Xy…" becomes "/orders/[token]"."""
-    return _SECRET_IN_PATH.sub(lambda m: m.group(1) + MASKED, path, count=1)
-
-
 class AccessJsonFormatter(JsonFormatter):
     """uvicorn's access log as JSON: who asked, what, and the answer, as separate fields (a secret in
-    the path masked)."""
+    the path masked, as in every line: JsonFormatter)."""
 
     def format(self, record: logging.LogRecord) -> str:
         args = record.args
@@ -71,7 +73,7 @@ class AccessJsonFormatter(JsonFormatter):
                     "args": None,
                     "client": client,
                     "method": method,
-                    "path": without_secrets(str(path)),
+                    "path": path,
                     "http_version": http_version,
                     "status": status,
                 }

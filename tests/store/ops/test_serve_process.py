@@ -94,6 +94,8 @@ def test_two_workers_count_every_request_and_log_json(tmp_path: Path) -> None:
             assert httpx.get(f"{base}/healthz", timeout=10).status_code == 200
         for secret_path in ("/orders/s3cret-order-link", "/newsletter/unsubscribe/s3cret-news-link?x=1"):
             httpx.get(f"{base}{secret_path}", timeout=10)
+        # a refused form (no CSRF token) is logged by the app with its path: masked there too
+        assert httpx.post(f"{base}/donate/manage/s3cret-form-link/cancel", timeout=10).status_code == 403
         # Every scrape (whichever worker answers it) sees the sum over both processes.
         counts = {healthz_count(base) - start for _ in range(6)}
         files = sorted(p.name for p in (tmp_path / "var").glob("metrics-*/*.db"))
@@ -117,4 +119,6 @@ def test_two_workers_count_every_request_and_log_json(tmp_path: Path) -> None:
     assert "s3cret" not in err
     paths = {a.get("path") for a in lines if a["logger"] == "uvicorn.access"}
     assert {"/orders/[token]", "/newsletter/unsubscribe/[token]?x=1"} <= paths
+    refused = [a for a in lines if a["msg"] == "csrf refused"]
+    assert [a["path"] for a in refused] == ["/donate/manage/[token]/cancel"]
     assert out == ""
