@@ -393,7 +393,9 @@ def webhooks(t: Target, rec: Recorder, rate: float) -> None:
     run_threads(senders, loop)
 
 
-def _load_process(name: str, target: Target, rate: float, out: Any) -> None:
+def _load_process(name: str, target: Target, rate: float, nice: int, out: Any) -> None:
+    if name != "readers" and nice:  # the readers measure the pages: never slowed on purpose
+        os.nice(nice)
     rec = Recorder()
     try:
         if name == "webhooks":
@@ -460,7 +462,7 @@ def _rush(
     stripe_port, web_port = free_port(), free_port()
     stripe = base_url_for(stripe_port)
     base = f"http://127.0.0.1:{web_port}"
-    printful = stack.enter_context(spawn_fake_printful(token=PRINTFUL_TOKEN))
+    printful = stack.enter_context(spawn_fake_printful(token=PRINTFUL_TOKEN, nice=args.stand_ins_nice))
     env = base_env(folder, database_url)
     env.update(
         STORE_BASE_URL=base,
@@ -480,6 +482,8 @@ def _rush(
         env,
     )
     wait_for_http(f"{stripe}/js.stripe.com/v3/", ls, "localstripe")
+    if args.stand_ins_nice:
+        os.setpriority(os.PRIO_PROCESS, ls.pid, args.stand_ins_nice)
     subprocess.run(store_cmd("demo-data"), cwd=folder, env=env, check=True, stdout=subprocess.DEVNULL)
     web = procs.start("serve", store_cmd("serve", "--port", str(web_port), "--workers", "2"), stats_env(env))
     for n in range(2):
@@ -498,7 +502,7 @@ def _rush(
     loads = [n for n in LOADS if n not in args.skip]
     children = [
         multiprocessing.get_context("fork").Process(
-            target=_load_process, args=(n, target, args.webhook_rate, out), daemon=True
+            target=_load_process, args=(n, target, args.webhook_rate, args.stand_ins_nice, out), daemon=True
         )
         for n in loads
     ]
@@ -770,6 +774,14 @@ def main() -> int:
         type=lambda text: [name for name in text.split(",") if name],
         default=[],
         help=f"loads to leave out, to see what slows what (any of {','.join(LOADS)})",
+    )
+    parser.add_argument(
+        "--stand-ins-nice",
+        type=int,
+        default=0,
+        help="CPU niceness for what stands in for other machines (localstripe, the fake Printful, the "
+        "shoppers', carts', staff's and webhooks' load processes; never the readers, the shop, its "
+        "workers or its databases): on two shared cores, to see the shop as it would run on its own",
     )
     parser.add_argument("--webhook-rate", type=float, default=100, help="webhooks a second, in all")
     parser.add_argument("--drain", type=float, default=120, help="seconds to wait for the queue to empty")

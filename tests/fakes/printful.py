@@ -27,6 +27,7 @@ import copy
 import hashlib
 import hmac
 import json
+import os
 import re
 import subprocess
 import sys
@@ -174,7 +175,11 @@ class _State:
             types = data.get("types")
             if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
                 raise _Reject(400, "Types must be a list of event names")
-            self.webhook_config = {"url": data["url"], "types": list(types), "params": data.get("params") or []}
+            self.webhook_config = {
+                "url": data["url"],
+                "types": list(types),
+                "params": data.get("params") or [],
+            }
             return 200, self.webhook_config
         if route == "GET /store/variants/@{external_id}":
             if ref not in self.sync_variants:
@@ -631,14 +636,18 @@ def run_fake_printful(token: str = "test-token") -> Iterator[FakePrintful]:
 
 
 @contextmanager
-def spawn_fake_printful(token: str = "test-token", port: int = 0) -> Iterator[FakePrintfulRemote]:
-    """Run the fake as its own process (python -m tests.fakes.printful) and yield a remote control."""
+def spawn_fake_printful(
+    token: str = "test-token", port: int = 0, nice: int = 0
+) -> Iterator[FakePrintfulRemote]:
+    """Run the fake as its own process (python -m tests.fakes.printful) and yield a remote control;
+    `nice` lowers its CPU priority (bench/rush.py --stand-ins-nice)."""
     repo_root = Path(__file__).resolve().parents[2]
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.fakes.printful", "--port", str(port), "--token", token],
         cwd=repo_root,
         stdout=subprocess.PIPE,
         text=True,
+        preexec_fn=(lambda: os.nice(nice)) if nice else None,
     )
     try:
         assert proc.stdout is not None
