@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -61,14 +59,6 @@ class StorefrontApp(FastAPI):
         return front
 
 
-@asynccontextmanager
-async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
-    yield
-    from store.db import dispose_async_engines
-
-    await dispose_async_engines()  # PostgreSQL's asyncio connections of this process's event loop
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
@@ -78,7 +68,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/docs" if docs else None,
         redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
-        lifespan=_lifespan,
         dependencies=[Depends(verify_csrf)],
         # We export no OpenTelemetry (no SDK installed), yet FastAPI asks OTel on every request whether
         # a provider was configured: ~10 µs, a third of what a cached page costs. Off until we export.

@@ -75,7 +75,6 @@ import sqlite3
 import sys
 import threading
 import time
-import weakref
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -87,9 +86,8 @@ from typing import Any, TypeVar
 
 from anyio import to_thread
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, create_engine
 
@@ -887,41 +885,6 @@ def engine_for(url: str) -> Engine:
 
 def get_engine(settings: Settings | None = None) -> Engine:
     return engine_for((settings or get_settings()).database_url)
-
-
-# PostgreSQL's asyncio engines, one per event loop (an asyncio connection pool belongs to the loop it
-# was made on: a test client runs a loop of its own), let go with the loop or at the app's shutdown.
-_async_engines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, AsyncEngine]] = (
-    weakref.WeakKeyDictionary()
-)
-ASYNC_POOL = {"pool_size": 5, "max_overflow": 10, "pool_timeout": 30}
-
-
-def async_engine(settings: Settings | None = None) -> AsyncEngine | None:
-    """For the running event loop, an asyncio engine on the same PostgreSQL database as `get_engine`
-    (psycopg's asyncio connection); None on SQLite (its writes queue at the gate, not on a socket).
-
-    For the one write a rush makes most (a new visitor's add to cart, one statement): awaiting it lets
-    the process serve other requests while PostgreSQL answers, where the synchronous driver stopped
-    the event loop for the whole round trip (bench/rush.py: py-spy found the loop waiting there ~40 %
-    of the time, and the cached pages queued behind it). Everything else keeps the synchronous
-    engine and its units of work."""
-    url = make_url((settings or get_settings()).database_url)
-    if url.get_backend_name() != "postgresql" or url.get_driver_name() not in ("psycopg", "psycopg_async"):
-        return None
-    engines = _async_engines.setdefault(asyncio.get_running_loop(), {})
-    key = url.render_as_string(hide_password=False)
-    if key not in engines:
-        engine = create_async_engine(url.set(drivername="postgresql+psycopg_async"), **ASYNC_POOL)
-        _ping_after_idle(engine.sync_engine)
-        engines[key] = engine
-    return engines[key]
-
-
-async def dispose_async_engines() -> None:
-    """Close the running loop's asyncio connections (the app's shutdown)."""
-    for engine in _async_engines.pop(asyncio.get_running_loop(), {}).values():
-        await engine.dispose()
 
 
 @contextmanager

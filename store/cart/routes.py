@@ -12,7 +12,7 @@ from catalog.shop_routes import render_product
 from store.cart import service
 from store.cart.models import MAX_QUANTITY, Cart
 from store.checkout import discounts
-from store.db import async_engine, commit_writes, get_engine, run_writing_unit, unit_of_work
+from store.db import commit_writes, get_engine, run_writing_unit, unit_of_work
 from store.deps import Db, WriteDb
 from store.errors import DomainError
 from store.news.beside import BuyState
@@ -93,72 +93,56 @@ ADD_FIELDS = ("quantity", "sku", "product", "size", "colour", "from", "next")
 @router.post("/cart/add", name="cart.add")
 async def add(request: Request) -> Response:
     """Add to cart: the write a rush makes most. It reads the form itself (FastAPI's seven Form
-    parameters cost more than the SQL) and runs as one unit, letting the write lock go before the
-    answer: on SQLite on the event loop or in a worker thread (store.db.run_writing_unit says which and
-    why); on PostgreSQL a new visitor's cart and line are one awaited statement."""
+    parameters cost more than the SQL) and runs as one unit on the event loop or in a worker thread
+    (store.db.run_writing_unit says which and why), letting the write lock go before the answer."""
     form = await request.form()  # parsed once already, by the CSRF check
     # Only these fields are read, each as text checked by the service (so "abc" or "-1" gets our own
     # message): a price, VAT or total in the form is ignored.
     fields = {name: value if isinstance(value := form.get(name), str) else "" for name in ADD_FIELDS}
-    awaitable = async_engine()
-    if awaitable is None:
-        return await run_writing_unit(lambda wait: _add(request, fields, wait))
-    with unit_of_work(get_engine(), write=False) as db:
-        try:
-            planned = _plan_add(request, db, fields)
-            if planned.cart.id is None:
-                added = await service.write_new_cart(awaitable, planned)
-            else:  # a returning visitor's cart: the conditional upsert, on the loop (a few round trips)
-                added = commit_writes(db, lambda: service.write_add(db, planned))
-        except DomainError as exc:
-            return _add_refused(request, db, exc, fields)
-        return _add_answer(request, db, added, fields)
+    return await run_writing_unit(lambda wait: _add(request, fields, wait))
 
 
 def _add(request: Request, fields: dict[str, str], wait: float | None) -> Response:
+    # `next` is the story's own address when the form sits beside the story: the shopper stays there.
+    slug = fields["from"]
+    story = slug if is_slug(slug) and fields["next"] == f"/news/{slug}" else None
+    values = {name: fields[name] for name in ("size", "colour", "quantity", "from")}
     with unit_of_work(get_engine(), write=False) as db:
         try:
-            planned = _plan_add(request, db, fields)
+            planned = service.plan_add(
+                db,
+                request,
+                quantity=fields["quantity"],
+                sku=fields["sku"] or None,
+                product_slug=fields["product"] or None,
+                options={"size": fields["size"], "colour": fields["colour"]},
+                from_article=slug or None,
+            )
             added = commit_writes(db, lambda: service.write_add(db, planned), wait=wait)
         except DomainError as exc:
-            return _add_refused(request, db, exc, fields)
-        return _add_answer(request, db, added, fields)
+            errors = exc.errors if isinstance(exc, service.AddRefused) else {exc.field or "add": exc.message}
+            return _add_refused(
+                request, db, errors, values, sku=fields["sku"], product_slug=fields["product"], story=story
+            )
+        if story is None:
+            response = redirect("/cart", f"Added to your cart ({added.quantity} in total).")
+            service.set_cart_cookie(request, response, added.cart, added.count)
+            return response
+        return _added_beside_story(request, db, added, story, product_slug=fields["product"], values=values)
 
 
-def _story(fields: dict[str, str]) -> str | None:
-    """The story the form sat beside (`next` is then the story's own address): the shopper stays there."""
-    slug = fields["from"]
-    return slug if is_slug(slug) and fields["next"] == f"/news/{slug}" else None
-
-
-def _plan_add(request: Request, db: Db, fields: dict[str, str]) -> service.PlannedAdd:
-    return service.plan_add(
-        db,
-        request,
-        quantity=fields["quantity"],
-        sku=fields["sku"] or None,
-        product_slug=fields["product"] or None,
-        options={"size": fields["size"], "colour": fields["colour"]},
-        from_article=fields["from"] or None,
-    )
-
-
-def _add_answer(request: Request, db: Db, added: service.Added, fields: dict[str, str]) -> Response:
-    story = _story(fields)
-    if story is None:
-        response = redirect("/cart", f"Added to your cart ({added.quantity} in total).")
-        service.set_cart_cookie(request, response, added.cart, added.count)
-        return response
-    values = {name: fields[name] for name in ("size", "colour", "quantity", "from")}
-    return _added_beside_story(request, db, added, story, product_slug=fields["product"], values=values)
-
-
-def _add_refused(request: Request, db: Db, exc: DomainError, fields: dict[str, str]) -> Response:
+def _add_refused(
+    request: Request,
+    db: Db,
+    errors: dict[str, str],
+    values: dict[str, str],
+    *,
+    sku: str,
+    product_slug: str,
+    story: str | None,
+) -> Response:
     """422 with the form the shopper used, their values kept and each error by its field: the story
     with that product's form, or the product page. The cart is as it was."""
-    errors = exc.errors if isinstance(exc, service.AddRefused) else {exc.field or "add": exc.message}
-    values = {name: fields[name] for name in ("size", "colour", "quantity", "from")}
-    sku, product_slug, story = fields["sku"], fields["product"], _story(fields)
     # Nothing of a refused add is kept, and the write lock (taken if the refusal came from a write:
     # the most per item) is let go before the page is rendered; reads after it take no lock.
     db.rollback()

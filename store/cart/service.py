@@ -16,8 +16,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import Connection, Insert, bindparam, delete, func, insert, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Connection, Engine, Insert, bindparam, delete, func, insert, update
 from sqlmodel import Session, col, select
 
 from catalog import repository as catalog_repository
@@ -285,10 +284,20 @@ def plan_add(
 def write_add(session: Session, planned: PlannedAdd) -> Added:
     """The writes of an add: a new cart if need be, one conditional upsert of the line (so on SQLite the
     write lock is held for two or three statements)."""
-    conn = session.connection()
+    bind = session.get_bind()
+    postgres = bind.dialect.name == "postgresql"
     cart, line, now = planned.cart, planned.line, planned.line["created_at"]
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(_NOT_WAITING_FOR_THE_DISK)
+    if cart.id is None and postgres and isinstance(bind, Engine):
+        # A new visitor's first add (most adds in a rush): ONE round trip to PostgreSQL, a statement
+        # that is its own transaction, where BEGIN, SET, two INSERTs and COMMIT were five; each of them
+        # stopped the event loop (store.db.run_writing_unit). The unit has written nothing else, so
+        # committing this on its own is committing the unit.
+        new_cart = _new_cart_values(token=cart.token, now=now)
+        with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as own:
+            cart_id, in_line = own.execute(_NEW_CART_AND_LINE, {**line, **new_cart}).one()
+        cart, count = CartRef(cart_id, cart.token), in_line
+        return _added(session, planned, cart, in_line, count)
+    conn = session.connection()
     if cart.id is None:
         new_cart = _new_cart_values(token=cart.token, now=now)
         cart = CartRef(conn.execute(_NEW_CART, new_cart).scalar_one(), cart.token)
@@ -296,6 +305,8 @@ def write_add(session: Session, planned: PlannedAdd) -> Added:
         in_line = _put_line(conn, cart_id=cart.id, line=line, new=True)
         count = in_line
     else:
+        if postgres:
+            conn.exec_driver_sql(_NOT_WAITING_FOR_THE_DISK)
         assert cart.id is not None
         in_line = _put_line(conn, cart_id=cart.id, line=line)
         conn.execute(_TOUCH_CART, {"c_id": cart.id, "now": now})
@@ -308,19 +319,6 @@ def _added(session: Session, planned: PlannedAdd, cart: CartRef, in_line: int, c
         facts = {"cart": cart.id, "sku": planned.sku, "quantity": planned.quantity}
         on_commit(session, lambda: log.debug("cart add", extra=facts))  # logged once it is true
     return Added(cart, planned.sku, in_line, count)
-
-
-async def write_new_cart(engine: AsyncEngine, planned: PlannedAdd) -> Added:
-    """PostgreSQL, a new visitor's first add (most adds in a rush): the cart and its line in ONE
-    statement that is its own transaction (where BEGIN, SET, two INSERTs and COMMIT were five round
-    trips), awaited, so the process serves other requests meanwhile (store.db.async_engine)."""
-    assert planned.cart.id is None
-    new_cart = _new_cart_values(token=planned.cart.token, now=planned.line["created_at"])
-    async with engine.connect() as conn:
-        own = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        cart_id, in_line = (await own.execute(_NEW_CART_AND_LINE, {**planned.line, **new_cart})).one()
-    log.debug("cart add", extra={"cart": cart_id, "sku": planned.sku, "quantity": planned.quantity})
-    return Added(CartRef(cart_id, planned.cart.token), planned.sku, in_line, in_line)
 
 
 # The hot path of a rush: Core statements built once (no ORM statement is built per request), all

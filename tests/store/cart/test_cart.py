@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from store import web
 from store.cart.models import Cart, CartLine
@@ -270,60 +270,37 @@ def test_a_sku_withdrawn_after_an_add_is_refused_at_once(client, db) -> None:  #
 
 
 @pytest.mark.postgres
-def test_a_new_visitors_add_on_postgresql_is_one_awaited_statement(client, db, engine) -> None:  # type: ignore[no-untyped-def]
-    # BEGIN, SET, two INSERTs and COMMIT were five round trips, each stopping the event loop: now one
-    # statement, its own transaction, on the asyncio engine (the loop serves others meanwhile)
+def test_a_new_visitors_add_on_postgresql_is_one_statement_in_one_round_trip(db) -> None:  # type: ignore[no-untyped-def]
+    # on the event loop every round trip stops the process's other requests: BEGIN, SET, two INSERTs
+    # and COMMIT were five; now one statement that is its own transaction
     from sqlalchemy import event
-    from sqlalchemy.engine import Engine
+
+    from store.cart import service
+    from store.cart.service import CartRef, PlannedAdd
+    from store.db import commit_writes, get_engine, unit_of_work
+    from store.timeutil import utcnow
 
     sku = sku_of(db, make_product(db, colours="Black"))
-    assert add(client, sku, 1).status_code == 303  # a first add learns that the SKU may be bought
-    client.cookies.clear()  # then a new visitor
-    sent: list[tuple[bool, str, object]] = []
+    line = service._line_values(sku=sku, qty=2, article_id=None, now=utcnow())
+    planned = PlannedAdd(CartRef(None, "one-statement-token"), sku, 2, line)
+    sent: list[tuple[str, object]] = []
 
     def seen(conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-        sent.append((conn.engine is engine, statement, conn.get_execution_options().get("isolation_level")))
+        sent.append((statement, conn.get_execution_options().get("isolation_level")))
 
-    event.listen(Engine, "before_cursor_execute", seen)
+    engine = get_engine()
+    event.listen(engine, "before_cursor_execute", seen)
     try:
-        answer = add(client, sku, 2)
+        with unit_of_work(engine, write=False) as session:
+            added = commit_writes(session, lambda: service.write_add(session, planned))
     finally:
-        event.remove(Engine, "before_cursor_execute", seen)
-    assert (answer.status_code, answer.headers["location"]) == (303, "/cart")
-    writes = [(sync, isolation) for sync, statement, isolation in sent if "INSERT" in statement]
-    assert writes == [(False, "AUTOCOMMIT")]  # one statement, not through the synchronous engine
-    ((_, statement, _),) = [x for x in sent if "INSERT" in x[1]]
-    assert statement.lstrip().startswith("WITH") and "set_config" in statement
-    assert [x for x in sent if x[0]] == []  # and nothing else on the loop's synchronous connections
-    token, count = decode_cookie(client.cookies[CART_COOKIE]) or ("", 0)
-    assert count == 2
-    with Session(engine) as fresh:
-        cart = fresh.exec(select(Cart).where(Cart.token == token)).one()
-        lines = fresh.exec(select(CartLine).where(CartLine.cart_id == cart.id)).all()
+        event.remove(engine, "before_cursor_execute", seen)
+    assert len(sent) == 1
+    statement, isolation = sent[0]
+    assert statement.lstrip().startswith("WITH") and "set_config" in statement and isolation == "AUTOCOMMIT"
+    assert (added.quantity, added.count) == (2, 2)
+    with unit_of_work(engine, write=False) as session:
+        cart = session.exec(select(Cart).where(Cart.token == "one-statement-token")).one()
+        assert cart.id == added.cart.id
+        lines = session.exec(select(CartLine).where(CartLine.cart_id == cart.id)).all()
         assert [(x.sku, x.quantity) for x in lines] == [(sku, 2)]
-    page = soup(client.get("/cart").text)
-    assert page.select_one(".cart-count").get_text() == "2"
-
-
-@pytest.mark.postgres
-def test_pages_are_served_while_postgresql_keeps_a_new_visitors_add_waiting(client, db, engine) -> None:  # type: ignore[no-untyped-def]
-    # a table lock held elsewhere makes the add's INSERT wait in PostgreSQL; meanwhile the same
-    # process (the same event loop) still answers the shop page
-    from concurrent.futures import ThreadPoolExecutor
-
-    sku = sku_of(db, make_product(db, colours="Black"))
-    assert client.get("/shop").status_code == 200
-    with engine.connect() as blocker, ThreadPoolExecutor(2) as pool:
-        blocker.exec_driver_sql("LOCK TABLE cart_line IN EXCLUSIVE MODE")
-        adding = pool.submit(add, client, sku, 1)
-        time.sleep(0.5)
-        assert not adding.done()  # waiting for the lock
-        started = time.monotonic()
-        shop = pool.submit(client.get, "/shop").result(timeout=10)
-        answered_in = time.monotonic() - started
-        assert not adding.done()
-        blocker.rollback()  # the lock goes
-        added = adding.result(timeout=10)
-    assert shop.status_code == 200 and answered_in < 5
-    assert added.status_code == 303
-    assert [line.quantity for line in cart_lines(db)] == [1]
