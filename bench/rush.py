@@ -74,12 +74,21 @@ class Procs:
     started: list[subprocess.Popen[bytes]] = field(default_factory=list)
     logs: list[Path] = field(default_factory=list)
 
-    def start(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    def start(
+        self, name: str, args: list[str], env: dict[str, str], nice: int = 0
+    ) -> subprocess.Popen[bytes]:
         log = self.folder / f"{name}.log"
         self.logs.append(log)
         with open(log, "ab") as out:
             proc = subprocess.Popen(
-                args, cwd=self.folder, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                args,
+                cwd=self.folder,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                # before it starts a thread: Linux's niceness is per thread, and threads inherit it
+                preexec_fn=(lambda: os.nice(nice)) if nice else None,
             )
         self.started.append(proc)
         return proc
@@ -480,14 +489,13 @@ def _rush(
         "localstripe",
         [sys.executable, "-m", "store.payment.localstripe_server", "--port", str(stripe_port)],
         env,
+        nice=args.stand_ins_nice,
     )
     wait_for_http(f"{stripe}/js.stripe.com/v3/", ls, "localstripe")
-    if args.stand_ins_nice:
-        os.setpriority(os.PRIO_PROCESS, ls.pid, args.stand_ins_nice)
     subprocess.run(store_cmd("demo-data"), cwd=folder, env=env, check=True, stdout=subprocess.DEVNULL)
     web = procs.start("serve", store_cmd("serve", "--port", str(web_port), "--workers", "2"), stats_env(env))
     for n in range(2):
-        procs.start(f"worker-{n}", store_cmd("worker"), stats_env(env))
+        procs.start(f"worker-{n}", store_cmd("worker"), stats_env(env), nice=args.worker_nice)
     wait_for_http(f"{base}/healthz", web, "the shop")
     register_webhook(stripe, "rush", f"{base}/webhooks/stripe", STRIPE_SECRET)
     product = httpx.get(f"{base}/api/products", timeout=30).json()["items"][0]["slug"]
@@ -783,6 +791,7 @@ def main() -> int:
         "shoppers', carts', staff's and webhooks' load processes; never the readers, the shop, its "
         "workers or its databases): on two shared cores, to see the shop as it would run on its own",
     )
+    parser.add_argument("--worker-nice", type=int, default=0, help="CPU niceness of the two job workers")
     parser.add_argument("--webhook-rate", type=float, default=100, help="webhooks a second, in all")
     parser.add_argument("--drain", type=float, default=120, help="seconds to wait for the queue to empty")
     parser.add_argument("--wrk", action="store_true", help="also measure POST /cart/add with wrk")
