@@ -1,6 +1,7 @@
 """The funding page's arithmetic, in pence, in one place.
 
-For a calendar month (UTC):
+For a calendar month on the UK clock (from midnight in London, as the staff dashboard counts days; a
+donation at 00:30 BST on the 1st belongs to that month, not to the one before as in UTC):
 * costs: what the owner entered per category (hosting, website subscriptions and services, photo
   media, newswire, marketing);
 * donations: money received for one-off donations and monthly support (store.donation's payments,
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from sqlmodel import Session
 
@@ -22,15 +23,14 @@ from store.errors import DomainError
 from store.funding import repository
 from store.funding.models import COST_CATEGORIES, MonthlyCost
 from store.money import Money
-from store.timeutil import utcnow
+from store.timeutil import london_date, london_midnight, utcnow
 
 MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
 MAX_COST = 10_000_000  # £100,000 a category a month: anything above is a typo
 
 
 def this_month() -> date:
-    now = utcnow()
-    return date(now.year, now.month, 1)
+    return london_date(utcnow()).replace(day=1)
 
 
 def parse_month(raw: str | None) -> date:
@@ -52,11 +52,8 @@ def previous_month(month: date) -> date:
 
 
 def bounds(month: date) -> tuple[datetime, datetime]:
-    end = next_month(month)
-    return (
-        datetime(month.year, month.month, 1, tzinfo=UTC),
-        datetime(end.year, end.month, 1, tzinfo=UTC),
-    )
+    """The month's first and the next month's first instant, as UTC instants (same SQL everywhere)."""
+    return london_midnight(month), london_midnight(next_month(month))
 
 
 @dataclass

@@ -136,14 +136,14 @@ def october(db):  # type: ignore[no-untyped-def]
     make_order(
         db,
         status="paid",
-        paid_at=datetime(2026, 11, 1, 0, 0, tzinfo=UTC),
+        paid_at=datetime(2026, 11, 1, 0, 0, tzinfo=UTC),  # midnight GMT: the first moment of November
         lines=[product(2500, 1, 417, 1150)],
         total=2500,
     )
     make_order(
         db,
         status="paid",
-        paid_at=datetime(2026, 9, 30, 23, 59, 59, tzinfo=UTC),
+        paid_at=datetime(2026, 9, 30, 22, 59, 59, tzinfo=UTC),  # 23:59:59 BST, the last second of September
         lines=[product(2500, 1, 417, 1150)],
         total=2500,
     )
@@ -217,6 +217,29 @@ def test_the_funding_page_shows_the_numbers_a_chart_and_its_table(client, db, oc
         [c.get_text(strip=True) for c in tr.select("th, td")] for tr in soup.select("#history-table tbody tr")
     ]
     assert history == [["September 2026", "£40.00", "£0.00", "£8.75", "£8.75", "21%"]]
+
+
+def test_a_month_begins_at_midnight_in_london_as_the_dashboards_days_do(client, db):
+    # 23:30 UTC on 30 September is 00:30 BST on 1 October: a reader who gave then gave in October;
+    # 23:30 UTC on 31 October is 23:30 GMT (the clocks went back on the 25th): still October
+    donation_payment(db, "one_off", 700, datetime(2026, 9, 30, 23, 30, tzinfo=UTC), "early")
+    donation_payment(db, "one_off", 300, datetime(2026, 10, 31, 23, 30, tzinfo=UTC), "late")
+    donation_payment(db, "one_off", 200, datetime(2026, 9, 30, 22, 30, tzinfo=UTC), "sept")
+    db.add(MonthlyCost(month=OCTOBER, category="hosting", amount=4500, updated_by="t"))
+    db.add(MonthlyCost(month=date(2026, 9, 1), category="hosting", amount=4000, updated_by="t"))
+    db.commit()
+
+    def one_off(month: str) -> str:
+        page = BeautifulSoup(client.get(f"/funding?month={month}").text, "html.parser")
+        rows = {
+            tr.select_one("th").get_text(strip=True): tr.select_one("td").get_text(strip=True)
+            for tr in page.select("#income-table tr")
+            if tr.select_one("th") and tr.select_one("td")
+        }
+        return rows["One-off donations"]
+
+    assert one_off("2026-10") == "£10.00"
+    assert one_off("2026-09") == "£2.00"
 
 
 def test_the_owner_edits_a_months_costs(client, db, login_as):
