@@ -90,7 +90,33 @@ def view(request: Request, db: Db) -> Response:
 ADD_FIELDS = ("quantity", "sku", "product", "size", "colour", "from", "next")
 
 
-@router.post("/cart/add", name="cart.add")
+def _add_form_schema() -> dict[str, object]:
+    """What /docs shows for the add form: the handler reads the form itself, so FastAPI cannot."""
+    text = {"type": "string"}
+    described = {
+        "csrf_token": "the form's CSRF token (its cookie goes with it)",
+        "sku": "the variant's SKU; or give product, size and colour",
+        "product": "the product's slug, with size and colour",
+        "size": "a size the product offers",
+        "colour": "a colour the product offers",
+        "quantity": "1 to 20 (the most of one item in a cart is 20)",
+        "from": "the story's slug, when the form sits beside a story",
+        "next": "/news/{from} to stay on the story; else the answer is the cart",
+    }
+    schema = {
+        "type": "object",
+        "required": ["csrf_token", "quantity"],
+        "properties": {name: {**text, "description": about} for name, about in described.items()},
+    }
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/x-www-form-urlencoded": {"schema": schema}},
+        }
+    }
+
+
+@router.post("/cart/add", name="cart.add", openapi_extra=_add_form_schema())
 async def add(request: Request) -> Response:
     """Add to cart: the write a rush makes most. It reads the form itself (FastAPI's seven Form
     parameters cost more than the SQL) and runs as one unit on the event loop or in a worker thread
