@@ -376,10 +376,15 @@ class WriteGate:
 
     def try_acquire(self, *, statement: str, wait: float = 0.0) -> Holder | None:
         """The gate within `wait` seconds (0: now, and only if nobody holds it or waits for it), or
-        None, quietly. Never waits for a holder on this thread (see `_refuse_waiting_on_self`)."""
+        None, quietly. Never waits for a holder on this thread (see `_refuse_waiting_on_self`), nor
+        behind others already queued in this process: each of them may hold it for milliseconds (a
+        checkout, a payment), so the short wait would be spent for nothing (bench/rush.py: the event
+        loop stood 8 % of its time in such waits during a rush, every page behind it waiting too)."""
         unit = current_unit()
         if self._waiting_on_self(unit):
             return None
+        if self.fifo.waiting:
+            wait = 0.0
         started = time.monotonic()
         if not (self.fifo.acquire(wait) if wait > 0 else self.fifo.try_acquire()):
             return None
@@ -633,9 +638,10 @@ async def run_writing_unit(unit: Callable[[float | None], T], *, engine: Engine 
     thread pool and back, and the lock holder has no thread to share the GIL with (bench/rush.py; on
     PostgreSQL a worker thread halved the adds a second, 1,884 → 848 with wrk, and slowed the rush's
     cached pages too, as more threads wanted the GIL). On SQLite the loop waits for the gate at most
-    `LOOP_WAIT_SECONDS` (a few adds to cart ahead of it), since waiting there stops every request of
-    the process; if the gate is busy for longer (a checkout holds it), the unit runs again, whole, in
-    a worker thread that waits as long as it takes. (A worker that only waited and handed back to the
+    `LOOP_WAIT_SECONDS` (a few adds to cart ahead of it; not at all when others of this process are
+    already queued: `WriteGate.try_acquire`), since waiting there stops every request of the
+    process; if the gate is busy for longer (a checkout holds it), the unit runs again, whole, in a
+    worker thread that waits as long as it takes. (A worker that only waited and handed back to the
     loop held the lock until the loop got round to it: 1.1 ms a hold instead of 0.4.) On PostgreSQL
     the add is one round trip for a new visitor (store/cart/service.py), so the loop waits little."""
     gated = (engine or get_engine()).dialect.name == "sqlite"

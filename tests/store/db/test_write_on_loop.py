@@ -244,3 +244,64 @@ def test_a_postgres_connection_cut_while_idle_in_the_pool_is_replaced_before_use
     finally:
         engine.dispose()
         admin.dispose()
+
+
+def test_a_short_wait_is_not_spent_behind_others_already_queued_in_the_process(scratch: Engine) -> None:
+    # The event loop's add waits a moment for the gate, else goes to a worker thread. Behind a
+    # holder alone it waits (an add holds it ~0.5 ms); behind a queue of others (checkouts, payments,
+    # milliseconds each) it does not wait at all: the loop, and every page on it, would stand still.
+    gate = gate_for(os.path.abspath(str(scratch.url.database)))
+    holding, queued = threading.Event(), threading.Event()
+
+    def holder(seconds: float) -> None:
+        store_db._unit.set(object())
+        assert gate.try_acquire(statement="INSERT") is not None
+        holding.set()
+        time.sleep(seconds)
+        gate.release()
+
+    def waiter() -> None:
+        store_db._unit.set(object())
+        queued.set()
+        gate.acquire(statement="INSERT", wait=5)
+        gate.release()
+
+    def try_for(wait: float) -> tuple[bool, float]:
+        result: dict[str, Any] = {}
+
+        def attempt() -> None:
+            store_db._unit.set(object())
+            started = time.monotonic()
+            got = gate.try_acquire(statement="INSERT", wait=wait)
+            result["took"] = time.monotonic() - started
+            result["got"] = got is not None
+            if got is not None:
+                gate.release()
+
+        thread = threading.Thread(target=attempt)
+        thread.start()
+        thread.join()
+        return result["got"], result["took"]
+
+    # a holder alone: waited for, and the gate is had when it lets go
+    first = threading.Thread(target=holder, args=(0.3,))
+    first.start()
+    holding.wait(5)
+    got, took = try_for(2.0)
+    first.join()
+    assert got and 0.15 < took < 1.5
+    # a holder and one more queued behind it: no wait at all
+    holding.clear()
+    second = threading.Thread(target=holder, args=(0.6,))
+    second.start()
+    holding.wait(5)
+    behind = threading.Thread(target=waiter)
+    behind.start()
+    queued.wait(5)
+    deadline = time.monotonic() + 5
+    while gate.fifo.waiting == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    got, took = try_for(2.0)
+    second.join()
+    behind.join()
+    assert not got and took < 0.1
