@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from store.cart import service as carts
-from store.cart.models import Cart
+from store.cart.models import Cart, CartLine
 from store.checkout import discounts, shipping
 from store.checkout.pricing import DiscountRule, LineIn, Quote, quote
 from store.errors import DomainError
@@ -219,6 +219,20 @@ def _new_order(session: Session, **fields: Any) -> Order:
     raise DomainError("We couldn't start your order. Please try again.")
 
 
+CART_CHANGED = "Your cart changed while we were placing your order. Please check it and try again."
+
+
+@dataclass(frozen=True)
+class PlannedOrder:
+    """An order priced from the catalogue before the write lock (`plan_order`), for `write_order`."""
+
+    fields: dict[str, Any]  # the order's columns
+    quote: Quote
+    priced_lines: list[tuple[str, int]]  # the cart's (sku, quantity) it was priced from
+    priced_code: str | None  # and the cart's discount code
+    priced_order_id: int | None  # and the cart's order
+
+
 def place_order(
     session: Session,
     *,
@@ -231,7 +245,20 @@ def place_order(
     Lines, unit prices, VAT rate and amount per line, delivery and discount are frozen into it from
     the catalogue as it is now. Consumes a use of the discount code (DomainError if none is left).
     `live_shipping` is the provider's rate, fetched BEFORE this transaction (store.checkout.rates).
+    POST /checkout runs the two halves apart: the pricing without the write lock, then the writes.
     """
+    planned = plan_order(session, cart=cart, form=form, live_shipping=live_shipping)
+    return write_order(session, cart=cart, planned=planned)
+
+
+def plan_order(
+    session: Session,
+    *,
+    cart: Cart,
+    form: AddressForm,
+    live_shipping: shipping.ShippingChoice | None = None,
+) -> PlannedOrder:
+    """Price the cart for its order (reads only; DomainError when it cannot be ordered)."""
     summary = summarise(session, cart=cart, country=form.country, live_shipping=live_shipping)
     if summary.unavailable:
         raise DomainError(
@@ -265,6 +292,26 @@ def place_order(
             (line.extra["article_id"] for line in q.lines if line.extra.get("article_id")), None
         ),
     }
+    priced = sorted((line.sku, line.quantity) for line in q.lines)
+    return PlannedOrder(fields, q, priced, cart.discount_code, cart.order_id)
+
+
+def write_order(session: Session, *, cart: Cart, planned: PlannedOrder) -> Order:
+    """The order's writes, for a cart priced by `plan_order`. Under the write lock its first reads
+    check that the cart still holds what was priced (DomainError CART_CHANGED if another tab changed
+    it meanwhile: nothing is written), then whether its order may still be updated (unpaid, no
+    payment under way), then write."""
+    assert cart.id is not None
+    now_lines = session.execute(
+        select(CartLine.sku, CartLine.quantity).where(col(CartLine.cart_id) == cart.id)
+    ).all()
+    now_cart = session.execute(select(Cart.discount_code, Cart.order_id).where(col(Cart.id) == cart.id)).one()
+    if sorted((sku, quantity) for sku, quantity in now_lines) != planned.priced_lines or (
+        tuple(now_cart) != (planned.priced_code, planned.priced_order_id)
+    ):
+        log.info("cart changed while pricing its order", extra={"cart": cart.id})
+        raise DomainError(CART_CHANGED)
+    fields, q = planned.fields, planned.quote
     order = pending_order(session, cart)
     if order is not None and not _has_live_payment(session, order):
         for name, value in fields.items():
