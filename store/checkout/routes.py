@@ -138,10 +138,6 @@ def checkout_submit(
     return checkout_page(request, db, cart, form=form, errors=errors, status_code=422)
 
 
-def _lines_key(lines: list[Any]) -> list[tuple[str, int]]:
-    return sorted((line.sku, line.quantity) for line in lines)
-
-
 @router.get("/checkout/pay", name="checkout.payment")
 def payment_page(request: Request, db: Db) -> Response:
     cart = carts.cart_for_request(db, request)
@@ -151,9 +147,9 @@ def payment_page(request: Request, db: Db) -> Response:
     lines = service.order_lines(db, order)
     summary = service.summarise(db, cart=cart, country=order.country)
     products = [line for line in lines if line.kind == "product"]
-    if _lines_key(products) != _lines_key(summary.quote.lines) or (summary.quote.discount_code or None) != (
-        order.discount_code or None
-    ):
+    if service.lines_key(products) != service.lines_key(summary.quote.lines) or (
+        summary.quote.discount_code or None
+    ) != (order.discount_code or None):
         return redirect(
             "/checkout", "Your cart changed. Please check your order and continue to payment again."
         )

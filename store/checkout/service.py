@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -219,6 +220,11 @@ def _new_order(session: Session, **fields: Any) -> Order:
     raise DomainError("We couldn't start your order. Please try again.")
 
 
+def lines_key(lines: Iterable[Any]) -> list[tuple[str, int]]:
+    """What an order's or a cart's lines hold, to compare: (sku, quantity) each, sorted."""
+    return sorted((line.sku, line.quantity) for line in lines)
+
+
 CART_CHANGED = "Your cart changed while we were placing your order. Please check it and try again."
 
 
@@ -292,8 +298,7 @@ def plan_order(
             (line.extra["article_id"] for line in q.lines if line.extra.get("article_id")), None
         ),
     }
-    priced = sorted((line.sku, line.quantity) for line in q.lines)
-    return PlannedOrder(fields, q, priced, cart.discount_code, cart.order_id)
+    return PlannedOrder(fields, q, lines_key(q.lines), cart.discount_code, cart.order_id)
 
 
 def write_order(session: Session, *, cart: Cart, planned: PlannedOrder) -> Order:
@@ -306,7 +311,7 @@ def write_order(session: Session, *, cart: Cart, planned: PlannedOrder) -> Order
         select(CartLine.sku, CartLine.quantity).where(col(CartLine.cart_id) == cart.id)
     ).all()
     now_cart = session.execute(select(Cart.discount_code, Cart.order_id).where(col(Cart.id) == cart.id)).one()
-    if sorted((sku, quantity) for sku, quantity in now_lines) != planned.priced_lines or (
+    if lines_key(now_lines) != planned.priced_lines or (
         tuple(now_cart) != (planned.priced_code, planned.priced_order_id)
     ):
         log.info("cart changed while pricing its order", extra={"cart": cart.id})
