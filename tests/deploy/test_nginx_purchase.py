@@ -28,7 +28,7 @@ from tests.fakes.localstripe import (
     flush,
     running_localstripe,
 )
-from tests.store.ops.test_serve_process import start_serve, stop
+from tests.store.ops.test_serve_process import SECRET_LINKS, start_serve, stop
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -48,16 +48,34 @@ def _need(tool: str) -> str:
 def self_signed(folder: Path) -> tuple[Path, Path]:
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
-        [_need("openssl"), "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=60,
+        [
+            _need("openssl"),
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
     return cert, key
 
 
-def site_config(*, app_port: int, http_port: int, https_port: int, cert: Path, key: Path, media: Path,
-                webroot: Path) -> str:
+def site_config(
+    *, app_port: int, http_port: int, https_port: int, cert: Path, key: Path, media: Path, webroot: Path
+) -> str:
     """deploy/nginx.conf with this machine's ports and paths in place of the documented ones."""
     text = SITE.read_text()
     replacements = {
@@ -90,8 +108,15 @@ def nginx_in_front(tmp_path: Path, db) -> Iterator[dict[str, Any]]:  # type: ign
     (media / "f00d-640.webp").write_bytes(b"not really an image")
     app_port, http_port, https_port = free_port(), free_port(), free_port()
     (prefix / "site.conf").write_text(
-        site_config(app_port=app_port, http_port=http_port, https_port=https_port, cert=cert, key=key,
-                    media=media, webroot=prefix / "webroot")
+        site_config(
+            app_port=app_port,
+            http_port=http_port,
+            https_port=https_port,
+            cert=cert,
+            key=key,
+            media=media,
+            webroot=prefix / "webroot",
+        )
     )
     temp = prefix / "temp"
     user = "user root;" if os.geteuid() == 0 else ""  # as root, workers would drop to nobody otherwise
@@ -113,7 +138,15 @@ http {{
     include {prefix}/site.conf;
 }}
 """)
-    args = [nginx, "-p", str(prefix), "-e", str(prefix / "logs" / "error.log"), "-c", str(prefix / "nginx.conf")]
+    args = [
+        nginx,
+        "-p",
+        str(prefix),
+        "-e",
+        str(prefix / "logs" / "error.log"),
+        "-c",
+        str(prefix / "nginx.conf"),
+    ]
     tested = subprocess.run([*args, "-t"], capture_output=True, text=True, timeout=30)
     assert tested.returncode == 0, tested.stderr
 
@@ -202,7 +235,14 @@ def test_buy_a_shirt_through_nginx(nginx_in_front, _playwright_browser, db) -> N
     assert order.status in {"paid", "submitted"} and order.total == 5399
     assert errors == []
     assert cookies and all(c["secure"] for c in cookies.values()), cookies
+    # every other link that is the only key to something, opened from a page whose address is one too
+    for secret_path in SECRET_LINKS:
+        referer = {"Referer": f"{base}/orders/s3cret-referer-link"}
+        httpx.get(f"{base}{secret_path}", headers=referer, verify=False, timeout=10)
     access = (Path(get_settings().media_dir).parent / "nginx-access.log").read_text()
     assert "POST /checkout/card/pay" in access
     # the thank-you page's link is the key to the order: logged as the page, never with its token
     assert "GET /checkout/complete/[token] HTTP" in access and order.token not in access
+    for masked in SECRET_LINKS.values():
+        assert f"GET {masked} HTTP" in access
+    assert f'"{base}/orders/[token]"' in access and "s3cret" not in access
