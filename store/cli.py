@@ -348,6 +348,10 @@ def restore(src: Path = typer.Argument(..., help="a folder written by `storefron
     typer.echo(f"restored {summary.describe()} from {src}")
 
 
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 @contextlib.contextmanager
 def _demo_services(settings: Any) -> Iterator[None]:
     """localstripe and a job worker beside the web server, stopped when it stops."""
@@ -437,6 +441,7 @@ def serve(
 
     upgrade(settings)
     import store.asgi  # noqa: F401  (builds the app now: what it refuses is one line here, not in uvicorn)
+
     stack = contextlib.ExitStack()
     if demo:
         from store.db import get_engine, unit_of_work
@@ -447,6 +452,10 @@ def serve(
                 typer.echo("loading demo data …")
                 load_demo_data(session)
         stack.enter_context(_demo_services(settings))
+        # uvicorn answers SIGTERM by shutting down and then raising the signal again, with the handler
+        # it found: the default one ends the process there, before `stack` stops the demo's worker
+        # (left running, it took the next run's jobs). This one makes it an exit that unwinds `stack`.
+        signal.signal(signal.SIGTERM, _exit_on_signal)
         typer.echo(
             f"Demo shop on {settings.base_url}  (staff: owner@example.com / demo-owner-password; "
             "test card 4242 4242 4242 4242). Ctrl-C stops everything."

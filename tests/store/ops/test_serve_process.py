@@ -1,10 +1,11 @@
-"""`storefront serve --workers 2` as an operator runs it: metrics summed across worker processes, and
-uvicorn's access log as JSON lines."""
+"""`storefront serve` as an operator runs it: metrics summed across worker processes, uvicorn's access
+log as JSON lines, and `--demo` stopping what it started."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -25,6 +26,7 @@ def start_serve(
     database_url: str | None = None,
     media_dir: str | None = None,
     port: int | None = None,
+    launcher: tuple[str, ...] = ("-m", "store.cli"),
     **extra: str,
 ) -> tuple[subprocess.Popen[str], str]:
     """`storefront serve` in tmp_path (its var/ goes there); returns the process and its base URL."""
@@ -39,7 +41,7 @@ def start_serve(
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "store.cli", "serve", "--port", str(port), *args],
+        [sys.executable, *launcher, "serve", "--port", str(port), *args],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
@@ -133,3 +135,65 @@ def test_two_workers_count_every_request_and_log_json(tmp_path: Path) -> None:
     refused = [a for a in lines if a["msg"] == "csrf refused"]
     assert [a["path"] for a in refused] == ["/donate/manage/[token]/cancel"]
     assert out == ""
+
+
+# `storefront` with localstripe's port moved off 8420, which a developer's own `make run` may hold.
+DEMO_LAUNCHER = ("-c", "import sys, store.cli as c; c.LOCALSTRIPE_PORT = int(sys.argv.pop(1)); c.main()")
+
+
+def children_of(pid: int) -> dict[int, str]:
+    """The live (not zombie) child processes of `pid`: their command lines by pid."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+        if int(ppid) == pid and state != "Z":
+            found[int(entry.name)] = cmdline
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_serve_demo_stopped_by_sigterm_stops_its_worker_and_localstripe(tmp_path: Path) -> None:
+    """`kill <serve>` (what a process manager or a terminal's `kill` sends) used to leave the demo's job
+    worker running: uvicorn re-raised SIGTERM with the default handler once it had shut down, so the
+    process ended before stopping its children, and the stray worker took the next run's jobs."""
+    stripe_port = free_port()
+    proc, _ = start_serve(
+        tmp_path,
+        "--demo",
+        launcher=(*DEMO_LAUNCHER, str(stripe_port)),
+        STORE_STRIPE_API_BASE=f"http://127.0.0.1:{stripe_port}",
+        STORE_STRIPE_JS_URL=f"http://127.0.0.1:{stripe_port}/js.stripe.com/v3/",
+    )
+    children = children_of(proc.pid)
+    try:
+        assert sorted("worker" if " worker" in c else "localstripe" for c in children.values()) == [
+            "localstripe",
+            "worker",
+        ]
+        proc.send_signal(signal.SIGTERM)  # to serve alone, not to its process group
+        assert proc.wait(timeout=30) == 128 + signal.SIGTERM
+        deadline = time.time() + 15
+        while time.time() < deadline and any(alive(pid) for pid in children):
+            time.sleep(0.2)
+        assert [cmd for pid, cmd in children.items() if alive(pid)] == []
+    finally:
+        for pid in children:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
