@@ -54,8 +54,9 @@ def process_now(event_id: int) -> bool:
         event.processed_at = utcnow()
         event.error = ""
         session.add(event)
-        log.info("webhook event processed", extra=context)
-        return True
+    # Said once it is true (committed), and written outside SQLite's write lock.
+    log.info("webhook event processed", extra=context)
+    return True
 
 
 def sweep_unprocessed(*, older_than: timedelta = SWEEP_AFTER) -> int:

@@ -140,3 +140,47 @@ def test_a_failing_webhook_handler_leaves_no_write_and_no_push(
     assert done is not None and done.processed_at is not None and (done.attempts, done.error) == (2, "")
     assert [s.email for s in db.exec(select(Subscriber)).all()] == ["w1@example.org"]
     assert ran == ["push"]
+
+
+def test_a_webhook_event_is_logged_processed_once_committed_and_outside_the_write_lock(
+    engine: Engine, handler_for_test_events, caplog: pytest.LogCaptureFixture
+) -> None:  # type: ignore[no-untyped-def]
+    import logging
+
+    import store.db
+    from store.db import holds_write_lock
+    from store.webhook.service import store_inbound
+    from store.webhook.tasks import process_now
+
+    @handler_for_test_events
+    def does_its_work(session: Session, event: object) -> None:
+        pass
+
+    said: list[tuple[str, bool]] = []  # each line, and whether SQLite's write lock was held writing it
+
+    class Said(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            said.append((record.getMessage(), holds_write_lock()))
+
+    with unit_of_work(engine) as session:
+        event_id = store_inbound(session, source="test", external_id="e1", type="test.event", payload={})
+    assert event_id is not None
+    caplog.set_level(logging.INFO, logger="store.webhook")
+    listener = Said()
+    logging.getLogger("store.webhook").addHandler(listener)
+    try:
+        # a commit that fails: the event is not processed, and no line says it was
+        with pytest.MonkeyPatch.context() as patch:
+
+            def disk_full(self: Session) -> None:
+                raise RuntimeError("disk full")
+
+            patch.setattr(store.db.Session, "commit", disk_full)
+            with pytest.raises(RuntimeError, match="disk full"):
+                process_now(event_id)
+        assert said == []
+        # the retry commits, then says so, with the lock let go
+        assert process_now(event_id) is True
+        assert said == [("webhook event processed", False)]
+    finally:
+        logging.getLogger("store.webhook").removeHandler(listener)
