@@ -220,7 +220,10 @@ def worker(workers: int = typer.Option(2, min=1, help="threads running jobs")) -
     settings = _settings()
     _check_database(settings)
     _check_redis(settings)
+    from store.logging_setup import configure_logging
     from store.worker import run_worker
+
+    configure_logging(settings)  # its jobs' lines (webhooks processed, emails sent, orders submitted)
 
     run_worker(workers=workers)
 

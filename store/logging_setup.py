@@ -47,14 +47,19 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(settings: Settings) -> None:
+    """Ours at INFO and the job queue's (huey) at WARNING (a line per job run would be noise; its
+    failures, timeouts and revoked jobs are not), JSON lines on stderr. The web app and `worker` call it."""
     root = logging.getLogger("store")
     if getattr(root, "_configured", False):
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
-    root.addHandler(handler)
-    root.setLevel(logging.INFO if settings.env != "test" else logging.WARNING)
-    root.propagate = settings.env == "test"  # let pytest's caplog see records
+    testing = settings.env == "test"
+    for name, level in (("store", logging.INFO), ("huey", logging.WARNING)):
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        logger.setLevel(logging.WARNING if testing else level)
+        logger.propagate = testing  # let pytest's caplog see records
     root._configured = True  # type: ignore[attr-defined]
 
 

@@ -266,3 +266,57 @@ def test_out_of_range_options_are_bad_usage(db_url, command):
     result = run(*command, db_url=db_url)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
+
+
+ENQUEUE_A_STRIPE_EVENT = """
+from store.db import unit_of_work
+from store.webhook.service import accept
+
+event = {"id": "evt_worker_log", "type": "payment_intent.succeeded",
+         "data": {"object": {"id": "pi_nobody_knows", "amount": 2899, "metadata": {}}}}
+with unit_of_work() as session:
+    assert accept(session, source="stripe", external_id=event["id"], type=event["type"], payload=event).status == "stored"
+"""
+
+
+@pytest.mark.no_db
+@pytest.mark.slow
+def test_the_worker_logs_what_its_jobs_did_as_json_lines(db_url, tmp_path):
+    """An operator reads a worker's stderr to know a webhook was processed: it said nothing (the worker
+    never set up logging, so our INFO lines were dropped)."""
+    import json
+    import queue
+    import threading
+    import time
+
+    env = {**os.environ, "STORE_DATABASE_URL": db_url, "STORE_ENV": "dev"}
+    assert run("migrate", db_url=db_url).returncode == 0
+    # a shop process stores a Stripe event and puts its job on the queue (the SQLite queue beside the db)
+    subprocess.run([sys.executable, "-c", ENQUEUE_A_STRIPE_EVENT], env=env, check=True, timeout=60)
+
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "store.cli", "worker"], env=env, stderr=subprocess.PIPE, text=True, cwd=tmp_path
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in worker.stderr], daemon=True).start()  # type: ignore[union-attr]
+    said = None
+    try:
+        deadline = time.time() + 60
+        while said is None and time.time() < deadline:
+            try:
+                line = lines.get(timeout=1)
+            except queue.Empty:
+                continue
+            if '"webhook event processed"' in line:
+                said = json.loads(line)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    assert said == {
+        "level": "info",
+        "logger": "store.webhook",
+        "msg": "webhook event processed",
+        "source": "stripe",
+        "external_id": "evt_worker_log",
+        "type": "payment_intent.succeeded",
+    }
