@@ -141,29 +141,31 @@ def test_two_workers_count_every_request_and_log_json(tmp_path: Path) -> None:
 DEMO_LAUNCHER = ("-c", "import sys, store.cli as c; c.LOCALSTRIPE_PORT = int(sys.argv.pop(1)); c.main()")
 
 
-def children_of(pid: int) -> dict[int, str]:
-    """The live (not zombie) child processes of `pid`: their command lines by pid."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
-        if int(ppid) == pid and state != "Z":
-            found[int(entry.name)] = cmdline
-    return found
+def _stat(pid: int | str) -> list[str]:
+    """/proc/PID/stat's fields after the command name (state, ppid, …); [] for a process gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return []
 
 
 def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
+    """Running (not gone, not a zombie)."""
+    fields = _stat(pid)
+    return bool(fields) and fields[0] != "Z"
+
+
+def children_of(pid: int) -> dict[int, str]:
+    """The live child processes of `pid`: their command lines by pid."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        fields = _stat(entry.name) if entry.name.isdigit() else []
+        if fields and int(fields[1]) == pid and fields[0] != "Z":
+            try:
+                found[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+    return found
 
 
 def test_serve_demo_stopped_by_sigterm_stops_its_worker_and_localstripe(tmp_path: Path) -> None:
