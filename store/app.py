@@ -52,6 +52,7 @@ class StorefrontApp(FastAPI):
             production=settings.is_production,
             cart_cookie=CART_COOKIE,
             cart_count=cart_count,
+            shared_seconds=settings.shared_cache_seconds,
         )
         # Outermost: everything inside sees the shopper's address and scheme, never the proxy's.
         metrics: Any = RequestMetricsMiddleware(cached)  # uvicorn types ASGI apps its own way

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     # Behind a TLS proxy (nginx): only these peers' X-Forwarded-Proto/-For are believed.
     # Comma-separated addresses or networks (CIDR); "*" trusts every peer (only behind a firewall).
     trusted_proxies: str = "127.0.0.1"
+    # Behind deploy/nginx.conf's page cache: for how many seconds nginx may answer visitors without
+    # cookies with a page it got from the shop (store/page_cache.py, "public copy"). 0: never shared.
+    shared_cache_seconds: int = Field(default=0, ge=0, le=300)
     # Who may read /metrics (the real client address, after the proxy headers are applied).
     metrics_allow: str = "127.0.0.1"
 

@@ -21,6 +21,14 @@ namespaces=(...), cacheable=...)` (or `respond(...)` for a body it made itself, 
    header: those get a page rendered for them.
 3. Responses made either way are identical: an ETag over the stored copy and this visitor's bits
    (a revisit gets a 304), and `Cache-Control: private, no-cache` for HTML (never in a shared cache).
+4. With STORE_SHARED_CACHE_SECONDS > 0 (the shop behind deploy/nginx.conf's page cache), a request
+   with no Cookie header at all gets the *public copy* of a cacheable HTML page: the same for every
+   such visitor (no CSRF token in its forms, no cookie set, cart count 0), `Cache-Control: public,
+   max-age=0, s-maxage=N` and `Vary: Cookie`, so nginx answers the next cookieless visitors itself for
+   N seconds. Why: in a rush, most readers arrive from a link with no cookie, and a page nginx
+   answers costs the shop's two processes nothing (bench/README.md, stop 22). Their first POST
+   carries no token; store/security.py accepts it on the browser's word that it comes from our own
+   pages (Fetch Metadata or Origin), and from then on they have cookies and tokens like everyone.
 
 What may be cached: only what every visitor with the same URL sees. A route passes `cacheable=False`
 for anything else (drafts, forms with errors, search results, unexpected query parameters: keys
@@ -72,6 +80,7 @@ DEFAULT_TTL = 3600
 MAX_BYTES = 32 * 1024 * 1024  # per process
 HTML = "text/html; charset=utf-8"
 HTML_CACHE_CONTROL = "private, no-cache"  # per-visitor bits inside: revalidate (ETag), never share
+_PER_VISITOR = (b"cache-control", HTML_CACHE_CONTROL.encode())
 # Query parameters that say where a visitor came from: not part of the key; a page shows them only
 # through `link_field(name)` (a hidden form field), and only when the value looks like a slug.
 LINK_PARAMS = frozenset({"from"})
@@ -296,16 +305,29 @@ def _link_value(scope: Scope, name: str) -> bytes:
     return f'<input type="hidden" name="{escape(name)}" value="{escape(value)}">'.encode()
 
 
+def _public_cache_control(shared_seconds: int) -> bytes:
+    return b"public, max-age=0, s-maxage=%d" % shared_seconds
+
+
 def _fill(
-    entry: Entry, scope: Scope, cookies: Mapping[str, str], if_none_match: str | None
+    entry: Entry,
+    scope: Scope,
+    cookies: Mapping[str, str],
+    if_none_match: str | None,
+    public: bytes = b"",
 ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    """Status, headers and body of `entry` for this visitor (a 304 when their copy is current)."""
+    """Status, headers and body of `entry` for this visitor (a 304 when their copy is current); with
+    `public` (a Cache-Control value), the public copy every cookieless visitor shares."""
     if entry.slots:
         state = scope.setdefault("state", {})
         values: dict[str, bytes] = {}
         for slot in entry.slot_names:
             if slot == "csrf_token":
-                values[slot] = csrf_token_for(csrf_secret_in(state, cookies.get(CSRF_COOKIE))).encode()
+                values[slot] = (
+                    b""
+                    if public
+                    else csrf_token_for(csrf_secret_in(state, cookies.get(CSRF_COOKIE))).encode()
+                )
             elif slot == "cart_count":
                 values[slot] = b"%d" % state.get("cart_count", 0)
             elif slot.startswith("link:"):
@@ -320,11 +342,23 @@ def _fill(
     else:
         body = entry.parts[0]
         etag = entry.etag_prefix + b'"'
-    headers = [*entry.headers, (b"etag", etag)]
+    if public:
+        headers = [h for h in entry.headers if h[0] != b"cache-control"]
+        headers += [(b"cache-control", public), (b"vary", b"Cookie"), (b"etag", etag)]
+    else:
+        headers = [*entry.headers, (b"etag", etag)]
     if if_none_match and entry.status == 200 and _matches(if_none_match, etag.decode()):
         return 304, headers, b""
     headers.append((b"content-length", b"%d" % len(body)))
     return entry.status, headers, body
+
+
+def _shares(entry: Entry, cookie_header: bytes | str | None, shared_seconds: int) -> bytes:
+    """The public Cache-Control for `entry` when every cookieless visitor may share it, else b"":
+    only HTML that would otherwise be private to one visitor (feeds and the like keep their own)."""
+    if shared_seconds > 0 and not cookie_header and _PER_VISITOR in entry.headers:
+        return _public_cache_control(shared_seconds)
+    return b""
 
 
 def _visitor_tag(values: dict[str, bytes], link_slots: tuple[str, ...]) -> bytes:
@@ -361,8 +395,10 @@ class PageCacheMiddleware:
         production: bool,
         cart_cookie: str,
         cart_count: Callable[[str | None], int],
+        shared_seconds: int = 0,
     ) -> None:
         self.app = app
+        self.shared_seconds = shared_seconds
         self.cache = cache
         self.headers = list(headers)
         self.production = production
@@ -397,7 +433,8 @@ class PageCacheMiddleware:
             state["cart_count"] = self.cart_count(cookies[self.cart_cookie])
         if entry.route is not None:
             scope["route"] = entry.route
-        status, headers, body = _fill(entry, scope, cookies, if_none_match)
+        public = _shares(entry, cookie_header, self.shared_seconds)
+        status, headers, body = _fill(entry, scope, cookies, if_none_match, public)
         headers += self.headers
         if state.get("csrf_new"):
             secure = self.production or scope.get("scheme") == "https"  # as the security middleware
@@ -450,7 +487,14 @@ def respond(
     )
     if keep and store is not None:
         store.put(page_key(request.scope), entry)
-    status, headers, body = _fill(entry, request.scope, request.cookies, request.headers.get("if-none-match"))
+    public = (
+        _shares(entry, request.headers.get("cookie"), request.app.state.settings.shared_cache_seconds)
+        if keep
+        else b""
+    )
+    status, headers, body = _fill(
+        entry, request.scope, request.cookies, request.headers.get("if-none-match"), public
+    )
     response = Response(body, status_code=status)
     response.raw_headers = headers
     if getattr(request.state, "flash_read", False):

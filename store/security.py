@@ -8,6 +8,7 @@ from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from store.config import Settings
+from store.deps import STAFF_COOKIE
 from store.errors import CSRFFailed
 from store.web import (
     CSRF_EXEMPT_PREFIXES,
@@ -121,7 +122,8 @@ async def verify_csrf(request: Request) -> None:
     """App-wide dependency: every state-changing request carries the page's token (field or header).
 
     Signed double-submit: the cookie holds a random secret, the token is that secret signed with
-    STORE_SECRET_KEY. A request with no cookie is refused too, so a cross-site form can't slip through.
+    STORE_SECRET_KEY. A request with no cookie is refused too, so a cross-site form can't slip through;
+    a shopper's request with no token at all is judged by `tokenless_allowed`.
     """
     if request.method in SAFE_METHODS or request.url.path.startswith(CSRF_EXEMPT_PREFIXES):
         return
@@ -132,5 +134,22 @@ async def verify_csrf(request: Request) -> None:
             form = await request.form()
             value = form.get(CSRF_FIELD)
             token = value if isinstance(value, str) else None
+    if not token and tokenless_allowed(request):
+        return
     if not csrf_token_valid(request, token):
         raise CSRFFailed()
+
+
+def tokenless_allowed(request: Request) -> bool:
+    """A shopper's POST with no token at all, from a page every cookieless visitor shares (nginx's
+    page cache: store/page_cache.py), is taken on the browser's own word that it comes from one of
+    our pages: Fetch Metadata (`Sec-Fetch-Site: same-origin`, sent by every current browser), else
+    `Origin` equal to STORE_BASE_URL's. A cross-site form or script cannot forge either; a request
+    with neither is refused. Staff pages and sessions always need the token."""
+    if request.url.path.startswith("/staff") or STAFF_COOKIE in request.cookies:
+        return False
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site == "same-origin"
+    origin = request.headers.get("origin")
+    return origin is not None and origin == _origin(request.app.state.settings.base_url)
