@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import time
@@ -17,9 +16,9 @@ from sqlmodel import select
 
 from store.config import get_settings
 from store.order.models import Order
-from store.web import STATIC_DIR
 from tests.browser.test_checkout_browser import fill_card, to_payment, watch_errors
 from tests.conftest import REQUIRE_BROWSER, free_port
+from tests.deploy.nginx_site import NGINX, self_signed, site_config, write_config
 from tests.factories import make_product
 from tests.fakes.localstripe import (
     CARD_SUCCEEDS,
@@ -32,8 +31,8 @@ from tests.store.ops.test_serve_process import SECRET_LINKS, start_serve, stop
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
 
-NGINX = "/usr/sbin/nginx"
-SITE = Path(__file__).resolve().parents[2] / "deploy" / "nginx.conf"
+SHARED_SECONDS = 2  # how long nginx may answer visitors without cookies with a page's public copy
+PRODUCT = "/shop/no-war-t-shirt"
 
 
 def _need(tool: str) -> str:
@@ -45,108 +44,27 @@ def _need(tool: str) -> str:
     return found
 
 
-def self_signed(folder: Path) -> tuple[Path, Path]:
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        [
-            _need("openssl"),
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    return cert, key
-
-
-def site_config(
-    *, app_port: int, http_port: int, https_port: int, cert: Path, key: Path, media: Path, webroot: Path
-) -> str:
-    """deploy/nginx.conf with this machine's ports and paths in place of the documented ones."""
-    text = SITE.read_text()
-    replacements = {
-        "server 127.0.0.1:8000;": f"server 127.0.0.1:{app_port};",
-        "listen 80;": f"listen 127.0.0.1:{http_port};",
-        "listen 443 ssl http2;": f"listen 127.0.0.1:{https_port} ssl http2;",
-        "/etc/letsencrypt/live/shop.example.org/fullchain.pem": str(cert),
-        "/etc/letsencrypt/live/shop.example.org/privkey.pem": str(key),
-        "/srv/storefront/static/": f"{STATIC_DIR}/",
-        "/srv/storefront/var/media/": f"{media}/",
-        "/var/www/letsencrypt": str(webroot),
-        "server_name shop.example.org;": "server_name 127.0.0.1;",
-        "/var/log/nginx/storefront-access.log": str(media.parent / "nginx-access.log"),
-    }
-    for old, new in replacements.items():
-        assert old in text, f"deploy/nginx.conf no longer has {old!r}; update this test with it"
-        text = text.replace(old, new)
-    return "\n".join(line for line in text.splitlines() if "[::]" not in line)  # loopback only
-
-
 @pytest.fixture
 def nginx_in_front(tmp_path: Path, db) -> Iterator[dict[str, Any]]:  # type: ignore[no-untyped-def]
-    nginx = _need(NGINX)
+    _need(NGINX)
     prefix = tmp_path / "nginx"
     for sub in ("logs", "temp", "webroot"):
         (prefix / sub).mkdir(parents=True)
-    cert, key = self_signed(prefix)
+    cert, key = self_signed(prefix, _need("openssl"))
     media = Path(get_settings().media_dir)
     media.mkdir(parents=True, exist_ok=True)
     (media / "f00d-640.webp").write_bytes(b"not really an image")
     app_port, http_port, https_port = free_port(), free_port(), free_port()
-    (prefix / "site.conf").write_text(
-        site_config(
-            app_port=app_port,
-            http_port=http_port,
-            https_port=https_port,
-            cert=cert,
-            key=key,
-            media=media,
-            webroot=prefix / "webroot",
-        )
+    site = site_config(
+        app_port=app_port,
+        http_port=http_port,
+        https_port=https_port,
+        cert=cert,
+        key=key,
+        media=media,
+        webroot=prefix / "webroot",
     )
-    temp = prefix / "temp"
-    user = "user root;" if os.geteuid() == 0 else ""  # as root, workers would drop to nobody otherwise
-    (prefix / "nginx.conf").write_text(f"""
-{user}
-worker_processes 1;
-pid {prefix}/nginx.pid;
-error_log {prefix}/logs/error.log;
-events {{ worker_connections 128; }}
-http {{
-    include /etc/nginx/mime.types;
-    default_type application/octet-stream;
-    access_log {prefix}/logs/access.log;
-    client_body_temp_path {temp}/body;
-    proxy_temp_path {temp}/proxy;
-    fastcgi_temp_path {temp}/fastcgi;
-    uwsgi_temp_path {temp}/uwsgi;
-    scgi_temp_path {temp}/scgi;
-    include {prefix}/site.conf;
-}}
-""")
-    args = [
-        nginx,
-        "-p",
-        str(prefix),
-        "-e",
-        str(prefix / "logs" / "error.log"),
-        "-c",
-        str(prefix / "nginx.conf"),
-    ]
+    args = write_config(prefix, site)
     tested = subprocess.run([*args, "-t"], capture_output=True, text=True, timeout=30)
     assert tested.returncode == 0, tested.stderr
 
@@ -166,6 +84,7 @@ http {{
             STORE_STRIPE_PUBLISHABLE_KEY=TEST_PUBLISHABLE_KEY,
             STORE_STRIPE_API_BASE=stripe_url,
             STORE_STRIPE_JS_URL=f"{stripe_url}/js.stripe.com/v3/",
+            STORE_SHARED_CACHE_SECONDS=str(SHARED_SECONDS),
         )
         proxy = subprocess.Popen([*args, "-g", "daemon off;"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
@@ -213,14 +132,52 @@ def test_nginx_terminates_tls_serves_files_and_limits_requests(nginx_in_front) -
         assert plain.status_code == 301 and plain.headers["location"] == "https://127.0.0.1/shop?page=2"
 
 
+def test_nginx_answers_visitors_without_cookies_from_its_cache(nginx_in_front) -> None:  # type: ignore[no-untyped-def]
+    base = nginx_in_front["base"]
+
+    def visit(**cookies: str) -> httpx.Response:  # a new browser each time: no cookies kept
+        return httpx.get(f"{base}{PRODUCT}", cookies=cookies, verify=False, timeout=10)
+
+    first, second, third = visit(), visit(), visit()
+    assert first.headers["x-cache-status"] == "MISS"
+    assert [second.headers["x-cache-status"], third.headers["x-cache-status"]] == ["HIT", "HIT"]
+    assert first.content == second.content == third.content
+    assert 'name="csrf_token" value=""' in third.text and "set-cookie" not in third.headers
+    assert third.headers["cache-control"] == f"public, max-age=0, s-maxage={SHARED_SECONDS}"
+    assert third.headers["content-security-policy"] == first.headers["content-security-policy"]
+
+    # a visitor with any cookie gets a page of their own from the shop, never the shared copy
+    own = visit(consent="yes")
+    assert own.headers["x-cache-status"] == "BYPASS"
+    assert own.headers["cache-control"] == "private, no-cache"
+    assert own.headers["set-cookie"].startswith("rrm_csrf=")
+    assert 'name="csrf_token" value=""' not in own.text
+    # and what is not the same for everyone is never kept, cookie or not
+    assert [visit().headers["x-cache-status"] for _ in range(2)] == ["HIT", "HIT"]
+    cart = [httpx.get(f"{base}/cart", verify=False, timeout=10) for _ in range(2)]
+    assert [c.headers["x-cache-status"] for c in cart] == ["MISS", "MISS"]
+
+    # the copy lives no longer than the shop said: after it, the shop is asked again
+    time.sleep(SHARED_SECONDS + 1)
+    assert visit().headers["x-cache-status"] in {"EXPIRED", "UPDATING", "STALE"}
+    time.sleep(0.5)  # the background renewal lands
+    assert visit().headers["x-cache-status"] == "HIT"
+
+
 def test_buy_a_shirt_through_nginx(nginx_in_front, _playwright_browser, db) -> None:  # type: ignore[no-untyped-def]
     base = nginx_in_front["base"]
+    httpx.get(f"{base}{PRODUCT}", verify=False, timeout=10)  # another reader was there first
     context = _playwright_browser.new_context(locale="en-GB", ignore_https_errors=True)
     try:
         page = context.new_page()
         page.set_default_timeout(15_000)
         errors = watch_errors(page)
-        to_payment(page, base)
+        with page.expect_response(f"{base}{PRODUCT}") as product_page:
+            to_payment(page, base)
+        # The shopper's first page was nginx's shared copy (no token in its form): the add to cart
+        # went through on Chromium's word that it came from our page (Sec-Fetch-Site), and the rest
+        # of the way they had cookies and pages of their own.
+        assert product_page.value.headers["x-cache-status"] == "HIT"
         fill_card(page, CARD_SUCCEEDS)
         page.get_by_role("button", name="Pay £53.99").click()
         page.wait_for_url(f"{base}/checkout/complete/*")
