@@ -35,6 +35,7 @@ import random
 import re
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -63,7 +64,7 @@ REDIS_URL = "redis://127.0.0.1:6379/11"
 STRIPE_SECRET = "whsec_rush_bench"
 PRINTFUL_SECRET = "pf-rush-secret"
 PRINTFUL_TOKEN = "pf-rush-token"
-CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]*)"')  # empty in a page's shared copy
 FIELD_RE = r'name="{}" value="([^"]*)"'
 LOCKED = re.compile(r"database is locked", re.IGNORECASE)
 CATALOGUE_P99_MS = 50.0
@@ -133,6 +134,35 @@ class Procs:
         return found
 
 
+def start_nginx(procs: Procs, folder: Path, *, app_port: int, https_port: int) -> None:
+    """deploy/nginx.conf in front of the shop, as a live shop runs (TLS, its page cache, two worker
+    processes), on loopback. One change: the load's clients stand in for many shoppers' addresses
+    (X-Forwarded-For, as the checkouts send it), so nginx passes theirs on after its own."""
+    from tests.deploy.nginx_site import self_signed, site_config, write_config
+
+    prefix = folder / "nginx"
+    (prefix / "webroot").mkdir(parents=True)
+    cert, key = self_signed(prefix)
+    site = site_config(
+        app_port=app_port,
+        http_port=free_port(),
+        https_port=https_port,
+        cert=cert,
+        key=key,
+        media=folder / "var" / "media",
+        webroot=prefix / "webroot",
+        extra={
+            "proxy_set_header X-Forwarded-For $remote_addr;": (
+                "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;"
+            )
+        },
+    )
+    args = write_config(prefix, site, worker_processes="auto")
+    subprocess.run([*args, "-t"], check=True, capture_output=True, timeout=30)
+    proxy = procs.start("nginx", [*args, "-g", "daemon off;"], dict(os.environ))
+    wait_for_http(f"https://127.0.0.1:{https_port}/healthz", proxy, "nginx")
+
+
 def start_bare(procs: Procs, workers: int) -> int:
     """Bare uvicorn's fixed 10 KB page (bench/bare_app.py), the yardstick; returns its port."""
     port = free_port()
@@ -159,7 +189,7 @@ def wait_for_http(url: str, proc: subprocess.Popen[bytes], what: str, timeout: f
     deadline = time.monotonic() + timeout
     while True:
         try:
-            if httpx.get(url, timeout=2).status_code < 500:
+            if httpx.get(url, timeout=2, verify=False).status_code < 500:
                 return
         except httpx.HTTPError:
             pass
@@ -252,11 +282,20 @@ def field(html: str, name: str) -> str:
 
 
 def csrf_pair(http: httpx.Client, path: str) -> tuple[str, str]:
+    """The CSRF cookie and token `path` gave; both "" for nginx's shared copy of a page (a visitor
+    with no cookies), whose forms post without a token (store/security.py: tokenless_allowed)."""
     page = http.get(path)
     match = CSRF_RE.search(page.text)
     if match is None:
         raise RuntimeError(f"no csrf_token on {path}")
-    return http.cookies[CSRF_COOKIE], match.group(1)
+    return http.cookies.get(CSRF_COOKIE, ""), match.group(1)
+
+
+def browser(t: Target, timeout: float = 30, **headers: str) -> httpx.Client:
+    """A client that says what a browser on the shop's own pages says (Origin, Fetch Metadata), and
+    takes the rush's self-signed certificate."""
+    origin = {"Origin": t.base, "Sec-Fetch-Site": "same-origin"}
+    return httpx.Client(base_url=t.base, timeout=timeout, headers={**origin, **headers}, verify=False)
 
 
 # --- the loads (each runs in its own process, so the client's GIL is not the bottleneck) ----------
@@ -314,7 +353,12 @@ def page_reader(
 ) -> dict[str, list[tuple[float, int]]]:
     """One keep-alive connection asking for `paths` in turn, as fast as it is answered, till `deadline`."""
     address = urlsplit(base)
-    connection = http.client.HTTPConnection(address.hostname or "127.0.0.1", address.port, timeout=30)
+    host = address.hostname or "127.0.0.1"
+    connection = (
+        http.client.HTTPSConnection(host, address.port, timeout=30, context=ssl._create_unverified_context())
+        if address.scheme == "https"
+        else http.client.HTTPConnection(host, address.port, timeout=30)
+    )
     samples: dict[str, list[tuple[float, int]]] = {}
     for kind, path in itertools.cycle(paths):
         if time.time() > deadline:
@@ -335,12 +379,13 @@ def page_reader(
 
 def carts(t: Target, rec: Recorder) -> None:
     def loop(_: int) -> None:
-        with httpx.Client(base_url=t.base, timeout=30) as http:
+        with browser(t) as http:
             cookie, token = csrf_pair(http, f"/shop/{t.product}")
             body = {"csrf_token": token, "sku": t.sku, "quantity": "1"}
             while time.time() < t.deadline:
                 http.cookies.clear()  # a new visitor every time: no cart cookie, a new cart
-                http.cookies.set(CSRF_COOKIE, cookie)
+                if cookie:
+                    http.cookies.set(CSRF_COOKIE, cookie)
                 rec.call(http, "POST /cart/add", "POST", "/cart/add", data=body)
 
     run_threads(16, loop)
@@ -357,7 +402,7 @@ def shoppers(t: Target, rec: Recorder) -> None:
             # card attempts are throttled per address (50 an hour), and a rush has many shoppers.
             n = next(visits)
             shopper = {"X-Forwarded-For": f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"}
-            with httpx.Client(base_url=t.base, timeout=60, headers=shopper) as http:
+            with browser(t, timeout=60, **shopper) as http:
                 try:
                     _, token = csrf_pair(http, f"/shop/{t.product}")
                     add = {"csrf_token": token, "sku": t.sku, "quantity": "2"}
@@ -413,7 +458,7 @@ def shoppers(t: Target, rec: Recorder) -> None:
 def staff(t: Target, rec: Recorder) -> None:
     def loop(_: int) -> None:
         while time.time() < t.deadline:
-            with httpx.Client(base_url=t.base, timeout=30) as http:
+            with browser(t) as http:
                 _, token = csrf_pair(http, "/staff/login")
                 data = {"email": "owner@example.com", "password": "demo-owner-password", "csrf_token": token}
                 rec.call(http, "POST /staff/login", "POST", "/staff/login", data=data)
@@ -456,7 +501,7 @@ def webhooks(t: Target, rec: Recorder, rate: float) -> None:
 
     def loop(i: int) -> None:
         next_at = time.time() + i * interval / senders
-        with httpx.Client(base_url=t.base, timeout=30) as http:
+        with httpx.Client(base_url=t.base, timeout=30, verify=False) as http:
             while next_at < t.deadline:
                 time.sleep(max(0.0, next_at - time.time()))
                 next_at += interval
@@ -533,9 +578,10 @@ def _rush(
         database_url = PG_URL
     else:
         database_url = f"sqlite:///{folder / 'rush.db'}"
-    stripe_port, web_port = free_port(), free_port()
+    stripe_port, web_port, https_port = free_port(), free_port(), free_port()
     stripe = base_url_for(stripe_port)
-    base = f"http://127.0.0.1:{web_port}"
+    app = f"http://127.0.0.1:{web_port}"  # the shop itself: /metrics, and Stripe's own webhooks
+    base = app if args.no_nginx else f"https://127.0.0.1:{https_port}"  # where the rush goes
     printful = stack.enter_context(spawn_fake_printful(token=PRINTFUL_TOKEN, nice=args.stand_ins_nice))
     env = base_env(folder, database_url)
     env.update(
@@ -550,6 +596,8 @@ def _rush(
     )
     if kind == "postgres":
         env["STORE_REDIS_URL"] = REDIS_URL
+    if not args.no_nginx:
+        env["STORE_SHARED_CACHE_SECONDS"] = str(args.shared_seconds)
     ls = procs.start(
         "localstripe",
         [sys.executable, "-m", "store.payment.localstripe_server", "--port", str(stripe_port)],
@@ -561,12 +609,14 @@ def _rush(
     web = procs.start("serve", store_cmd("serve", "--port", str(web_port), "--workers", "2"), stats_env(env))
     for n in range(2):
         procs.start(f"worker-{n}", store_cmd("worker"), stats_env(env), nice=args.worker_nice)
-    wait_for_http(f"{base}/healthz", web, "the shop")
-    register_webhook(stripe, "rush", f"{base}/webhooks/stripe", STRIPE_SECRET)
-    product = httpx.get(f"{base}/api/products", timeout=30).json()["items"][0]["slug"]
+    wait_for_http(f"{app}/healthz", web, "the shop")
+    if not args.no_nginx:
+        start_nginx(procs, folder, app_port=web_port, https_port=https_port)
+    register_webhook(stripe, "rush", f"{app}/webhooks/stripe", STRIPE_SECRET)
+    product = httpx.get(f"{app}/api/products", timeout=30).json()["items"][0]["slug"]
     sku = next(
         v["sku"]
-        for v in httpx.get(f"{base}/api/products/{product}", timeout=30).json()["variants"]
+        for v in httpx.get(f"{app}/api/products/{product}", timeout=30).json()["variants"]
         if v["available"]
     )
 
@@ -594,7 +644,7 @@ def _rush(
             if child.is_alive():
                 child.kill()
     failed, p99s = report(samples, args.duration)
-    server_side_pages(base)
+    server_side_pages(app)  # behind nginx: its answers show how few of the readers' pages reached the shop
 
     drained = drain(database_url, printful, timeout=args.drain)
     paid, numbers = paid_orders(database_url)
@@ -842,6 +892,17 @@ def main() -> int:
         help="CPU niceness for what stands in for other machines (localstripe, the fake Printful, the "
         "shoppers', carts', staff's and webhooks' load processes; never the readers, the shop, its "
         "workers or its databases): on two shared cores, to see the shop as it would run on its own",
+    )
+    parser.add_argument(
+        "--no-nginx",
+        action="store_true",
+        help="send the rush to the shop itself instead of through deploy/nginx.conf (TLS, page cache)",
+    )
+    parser.add_argument(
+        "--shared-seconds",
+        type=int,
+        default=5,
+        help="STORE_SHARED_CACHE_SECONDS behind nginx: how long it may share a page (0: never)",
     )
     parser.add_argument("--worker-nice", type=int, default=0, help="CPU niceness of the two job workers")
     parser.add_argument("--webhook-rate", type=float, default=100, help="webhooks a second, in all")
