@@ -1,10 +1,12 @@
 """A rush of buyers (issue 11): every write path at once, on SQLite and on PostgreSQL + Redis.
 
 For `--duration` seconds (60 by default), all at once against `storefront serve --workers 2` and two
-`storefront worker` processes (STORE_FULFILMENT=printful against the fake Printful of tests/fakes):
+`storefront worker` processes, through deploy/nginx.conf (TLS and its page cache; `--no-nginx`: the
+shop alone) (STORE_FULFILMENT=printful against the fake Printful of tests/fakes):
 
-* readers on `/`, `/news/{slug}` and `/shop` (`--readers` connections, each a process of its own, as
-  fast as they are answered), and one on bare uvicorn's fixed page: the same rush's reference;
+* readers on `/`, `/news/{slug}` and `/shop` (`--readers` connections, each a process of its own,
+  each asking `--reader-rate` pages a second, or as fast as answered with 0), and one more reader at
+  the same pace on bare uvicorn's fixed page: the same rush's reference;
 * 16 connections adding to carts, a new visitor (a new cart) every time;
 * 20 shoppers checking out and paying through localstripe (bench/checkout_bench.py's steps);
 * staff logging in and browsing `/staff/orders`;
@@ -310,10 +312,16 @@ class Target:
     deadline: float
     readers: int
     reference: str  # bare uvicorn's base URL ("" for none)
+    reader_rate: float = 0  # pages a second per reader connection; 0: as fast as answered
+    reader_nice: int = 0  # CPU niceness of every reader, the reference's included
 
 
 READER_PATHS = (("GET /", "/"), ("GET /news/{slug}", f"/news/{LAUNCH_SLUG}"), ("GET /shop", "/shop"))
 REFERENCE_KIND = "GET bare uvicorn (reference)"
+# Behind nginx, a second yardstick on the pages' own path (TLS, the same nginx): a file it serves
+# from disk, which no shop process touches.
+STATIC_KIND = "GET nginx's static file (ref.)"
+STATIC_PATH = "/static/css/site.css"
 
 
 def readers(t: Target, rec: Recorder) -> None:
@@ -324,14 +332,18 @@ def readers(t: Target, rec: Recorder) -> None:
     rush; bench/README.md.)"""
     shop = [(t.base, list(READER_PATHS[i % 3 :] + READER_PATHS[: i % 3])) for i in range(t.readers)]
     reference = [(t.reference, [(REFERENCE_KIND, "/")])] if t.reference else []
+    if t.base.startswith("https:"):
+        reference.append((t.base, [(STATIC_KIND, STATIC_PATH)]))
     pipes = []
     for base, paths in shop + reference:
         r, w = os.pipe()
         if os.fork() == 0:  # the load process is a daemon: multiprocessing would refuse it a child
             os.close(r)
+            if t.reader_nice:
+                os.nice(t.reader_nice)
             samples: dict[str, list[tuple[float, int]]] = {}
             try:
-                samples = page_reader(base, paths, t.deadline)
+                samples = page_reader(base, paths, t.deadline, t.reader_rate)
             except BaseException:
                 traceback.print_exc()
             finally:
@@ -349,9 +361,14 @@ def readers(t: Target, rec: Recorder) -> None:
 
 
 def page_reader(
-    base: str, paths: list[tuple[str, str]], deadline: float
+    base: str, paths: list[tuple[str, str]], deadline: float, rate: float = 0
 ) -> dict[str, list[tuple[float, int]]]:
-    """One keep-alive connection asking for `paths` in turn, as fast as it is answered, till `deadline`."""
+    """One keep-alive connection asking for `paths` in turn till `deadline`: `rate` a second (the
+    next as soon as the last is answered when that took longer), or as fast as answered with 0.
+
+    Why a pace: a reader that asks again the moment it is answered offers more load the faster the
+    pages are, so the rush would not be the same rush for faster code (behind nginx's cache the same
+    eight readers asked for three times the pages and took the CPU the writes needed)."""
     address = urlsplit(base)
     host = address.hostname or "127.0.0.1"
     connection = (
@@ -360,10 +377,14 @@ def page_reader(
         else http.client.HTTPConnection(host, address.port, timeout=30)
     )
     samples: dict[str, list[tuple[float, int]]] = {}
+    due = time.perf_counter()
     for kind, path in itertools.cycle(paths):
         if time.time() > deadline:
             break
+        if rate:
+            time.sleep(max(0.0, due - time.perf_counter()))
         started = time.perf_counter()
+        due = started + 1 / rate if rate else started
         try:
             connection.request("GET", path)
             response = connection.getresponse()
@@ -548,6 +569,11 @@ def report(samples: dict[str, list[tuple[float, int]]], seconds: float) -> tuple
             f"  {kind:<28} {len(rows):>8} {len(rows) / seconds:>8.1f} {pct(ok, 0.5):>8.1f} "
             f"{p99s[kind]:>8.1f} {errors:>7}"
         )
+    for kind in [k for k, _ in READER_PATHS] + [REFERENCE_KIND, STATIC_KIND]:
+        ok = [ms for ms, status in samples.get(kind, []) if 0 < status < 500]
+        if ok:
+            tail = "  ".join(f"p{q * 100:g} {pct(ok, q):,.1f}" for q in (0.9, 0.95, 0.99, 0.999))
+            print(f"  tail of {kind:<30} {tail}  max {max(ok):,.1f} ms")
     return failed, p99s
 
 
@@ -622,7 +648,17 @@ def _rush(
 
     # The same rush's reference for the pages: one reader on bare uvicorn's fixed page, one process.
     reference = f"http://127.0.0.1:{start_bare(procs, workers=1)}"
-    target = Target(base, stripe, product, sku, time.time() + args.duration, args.readers, reference)
+    target = Target(
+        base,
+        stripe,
+        product,
+        sku,
+        time.time() + args.duration,
+        args.readers,
+        reference,
+        args.reader_rate,
+        args.reader_nice,
+    )
     out: Any = multiprocessing.get_context("fork").Queue()
     loads = [n for n in LOADS if n not in args.skip]
     children = [
@@ -684,6 +720,9 @@ def _rush(
             f"  (the same rush's reference, bare uvicorn's fixed page to one more reader: "
             f"p99 {p99s[REFERENCE_KIND]:,.1f} ms)"
         )
+    if STATIC_KIND in p99s:
+        static = p99s[STATIC_KIND]
+        print(f"  (and nginx's static file to one more reader, the pages' own path: p99 {static:,.1f} ms)")
     # Issue 11's checkout target (p99 < 1.5 s) is for 20 shoppers on their own: bench/checkout_bench.py.
     print(f"  (checkout pay→confirmation p99 amid the whole rush: {pay:,.0f} ms)")
     return all(musts.values())
@@ -879,6 +918,19 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=60, help="seconds of rush")
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--readers", type=int, default=8, help="reader connections (a process each)")
+    parser.add_argument(
+        "--reader-nice",
+        type=int,
+        default=0,
+        help="CPU niceness of the readers, the reference's too (below 0 needs root): readers stand for "
+        "browsers elsewhere, so their own wait for a CPU is not the pages' (bench/README.md, stop 22)",
+    )
+    parser.add_argument(
+        "--reader-rate",
+        type=float,
+        default=100,
+        help="pages a second each reader connection asks for (0: as fast as answered)",
+    )
     parser.add_argument(
         "--skip",
         type=lambda text: [name for name in text.split(",") if name],
