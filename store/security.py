@@ -145,11 +145,15 @@ def tokenless_allowed(request: Request) -> bool:
     page cache: store/page_cache.py), is taken on the browser's own word that it comes from one of
     our pages: Fetch Metadata (`Sec-Fetch-Site: same-origin`, sent by every current browser), else
     `Origin` equal to STORE_BASE_URL's. A cross-site form or script cannot forge either; a request
-    with neither is refused. Staff pages and sessions always need the token."""
+    with neither is refused. Staff pages and sessions always need the token, and without
+    STORE_SHARED_CACHE_SECONDS (no shared copies) so does everyone."""
+    settings: Settings = request.app.state.settings
+    if not settings.shared_cache_seconds:
+        return False
     if request.url.path.startswith("/staff") or STAFF_COOKIE in request.cookies:
         return False
     site = request.headers.get("sec-fetch-site")
     if site is not None:
         return site == "same-origin"
     origin = request.headers.get("origin")
-    return origin is not None and origin == _origin(request.app.state.settings.base_url)
+    return origin is not None and origin == _origin(settings.base_url)

@@ -49,7 +49,9 @@ def _add_form(response) -> dict[str, str]:  # type: ignore[no-untyped-def]
 
 
 def _add(browser, page, headers: dict[str, str]):  # type: ignore[no-untyped-def]
-    data = {**_add_form(page), "size": "M", "colour": "Black", "quantity": "2"}
+    """Post the product page's add-to-cart form (`page`: the response, or its fields)."""
+    fields = page if isinstance(page, dict) else _add_form(page)
+    data = {**fields, "size": "M", "colour": "Black", "quantity": "2"}
     return browser.post("/cart/add", data=data, headers=headers, follow_redirects=False)
 
 
@@ -169,3 +171,14 @@ def test_staff_always_need_the_token(db, new_browser, make_staff) -> None:  # ty
 
     assert login.status_code == 403
     assert "rrm_staff" not in browser.cookies
+
+
+def test_without_shared_copies_every_post_needs_its_token(db, client) -> None:  # type: ignore[no-untyped-def]
+    make_product(db, "No War t-shirt", sizes="M", colours="Black")  # `client`: the shop as it starts
+    page = client.get("/shop/no-war-t-shirt")
+    assert page.headers["cache-control"] == "private, no-cache" and len(_add_form(page)["csrf_token"]) > 20
+
+    refused = _add(client, {**_add_form(page), "csrf_token": ""}, SAME_SITE)
+
+    assert refused.status_code == 403
+    assert _cart_lines(client) == []
