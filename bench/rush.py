@@ -137,30 +137,24 @@ class Procs:
 
 
 def start_nginx(procs: Procs, folder: Path, *, app_port: int, https_port: int) -> None:
-    """deploy/nginx.conf in front of the shop, as a live shop runs (TLS, its page cache, two worker
-    processes), on loopback. One change: the load's clients stand in for many shoppers' addresses
+    """deploy/nginx.conf in front of the shop, as a live shop runs (TLS, its page cache, a worker
+    process per core), on loopback. One change: the load's clients stand in for many shoppers' addresses
     (X-Forwarded-For, as the checkouts send it), so nginx passes theirs on after its own."""
-    from tests.deploy.nginx_site import self_signed, site_config, write_config
+    from tests.deploy.nginx_site import configure
 
-    prefix = folder / "nginx"
-    (prefix / "webroot").mkdir(parents=True)
-    cert, key = self_signed(prefix)
-    site = site_config(
+    args = configure(
+        folder / "nginx",
         app_port=app_port,
         http_port=free_port(),
         https_port=https_port,
-        cert=cert,
-        key=key,
         media=folder / "var" / "media",
-        webroot=prefix / "webroot",
+        worker_processes="auto",
         extra={
             "proxy_set_header X-Forwarded-For $remote_addr;": (
                 "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;"
             )
         },
     )
-    args = write_config(prefix, site, worker_processes="auto")
-    subprocess.run([*args, "-t"], check=True, capture_output=True, timeout=30)
     proxy = procs.start("nginx", [*args, "-g", "daemon off;"], dict(os.environ))
     wait_for_http(f"https://127.0.0.1:{https_port}/healthz", proxy, "nginx")
 

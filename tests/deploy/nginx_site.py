@@ -95,3 +95,36 @@ http {{
         "-c",
         str(prefix / "nginx.conf"),
     ]
+
+
+def configure(
+    prefix: Path,
+    *,
+    app_port: int,
+    http_port: int,
+    https_port: int,
+    media: Path,
+    openssl: str = "openssl",
+    worker_processes: str = "1",
+    extra: dict[str, str] | None = None,
+) -> list[str]:
+    """A private nginx under `prefix` running deploy/nginx.conf on loopback (a certificate made for
+    it), checked with `nginx -t`; returns the command line that runs it (add `-g "daemon off;"`)."""
+    webroot = prefix / "webroot"
+    webroot.mkdir(parents=True, exist_ok=True)
+    cert, key = self_signed(prefix, openssl)
+    site = site_config(
+        app_port=app_port,
+        http_port=http_port,
+        https_port=https_port,
+        cert=cert,
+        key=key,
+        media=media,
+        webroot=webroot,
+        extra=extra,
+    )
+    args = write_config(prefix, site, worker_processes)
+    tested = subprocess.run([*args, "-t"], capture_output=True, text=True, timeout=30)
+    if tested.returncode != 0:
+        raise RuntimeError(f"nginx -t refused the configuration: {tested.stderr}")
+    return args

@@ -18,7 +18,7 @@ from store.config import get_settings
 from store.order.models import Order
 from tests.browser.test_checkout_browser import fill_card, to_payment, watch_errors
 from tests.conftest import REQUIRE_BROWSER, free_port
-from tests.deploy.nginx_site import NGINX, self_signed, site_config, write_config
+from tests.deploy.nginx_site import NGINX, configure
 from tests.factories import make_product
 from tests.fakes.localstripe import (
     CARD_SUCCEEDS,
@@ -49,25 +49,18 @@ def _need(tool: str) -> str:
 def nginx_in_front(tmp_path: Path, db) -> Iterator[dict[str, Any]]:  # type: ignore[no-untyped-def]
     _need(NGINX)
     prefix = tmp_path / "nginx"
-    for sub in ("logs", "temp", "webroot"):
-        (prefix / sub).mkdir(parents=True)
-    cert, key = self_signed(prefix, _need("openssl"))
     media = Path(get_settings().media_dir)
     media.mkdir(parents=True, exist_ok=True)
     (media / "f00d-640.webp").write_bytes(b"not really an image")
     app_port, http_port, https_port = free_port(), free_port(), free_port()
-    site = site_config(
+    args = configure(
+        prefix,
         app_port=app_port,
         http_port=http_port,
         https_port=https_port,
-        cert=cert,
-        key=key,
         media=media,
-        webroot=prefix / "webroot",
+        openssl=_need("openssl"),
     )
-    args = write_config(prefix, site)
-    tested = subprocess.run([*args, "-t"], capture_output=True, text=True, timeout=30)
-    assert tested.returncode == 0, tested.stderr
 
     with running_localstripe() as stripe_url:
         flush(stripe_url)
