@@ -181,6 +181,14 @@ def store_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "store.cli", *args]
 
 
+def serve_cmd(port: int, *, access_log: bool, code: Path = ROOT) -> list[str]:
+    """`storefront serve --workers 2` as deploy/systemd/storefront.service runs it: `--no-access-log`,
+    since nginx in front logs the requests (a JSON line each costs the app ~15 µs). The code from
+    before stop 20 has no such option: it never logged requests."""
+    quiet = not access_log and "--no-access-log" in (code / "store" / "cli.py").read_text()
+    return store_cmd("serve", "--port", str(port), "--workers", "2", *(["--no-access-log"] if quiet else []))
+
+
 def wait_for_http(url: str, proc: subprocess.Popen[bytes], what: str, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while True:
@@ -626,7 +634,7 @@ def _rush(
     )
     wait_for_http(f"{stripe}/js.stripe.com/v3/", ls, "localstripe")
     subprocess.run(store_cmd("demo-data"), cwd=folder, env=env, check=True, stdout=subprocess.DEVNULL)
-    web = procs.start("serve", store_cmd("serve", "--port", str(web_port), "--workers", "2"), stats_env(env))
+    web = procs.start("serve", serve_cmd(web_port, access_log=args.access_log), stats_env(env))
     for n in range(2):
         procs.start(f"worker-{n}", store_cmd("worker"), stats_env(env), nice=args.worker_nice)
     wait_for_http(f"{app}/healthz", web, "the shop")
@@ -827,7 +835,7 @@ def run_wrk(url: str, seconds: int, script: Path | None = None) -> dict[str, flo
 
 @contextlib.contextmanager
 def cart_server(
-    code: Path, folder: Path, procs: Procs, name: str, database: str
+    code: Path, folder: Path, procs: Procs, name: str, database: str, *, access_log: bool
 ) -> Iterator[tuple[str, Path]]:
     """A shop from the checkout at `code` with demo data, on SQLite or on PostgreSQL (a database of its
     own): yields its /cart/add URL and wrk script."""
@@ -841,7 +849,7 @@ def cart_server(
     env = base_env(folder, url, code)
     env["STORE_BASE_URL"] = base
     subprocess.run(store_cmd("demo-data"), cwd=folder, env=env, check=True, stdout=subprocess.DEVNULL)
-    web = procs.start(name, store_cmd("serve", "--port", str(port), "--workers", "2"), stats_env(env))
+    web = procs.start(name, serve_cmd(port, access_log=access_log, code=code), stats_env(env))
     wait_for_http(f"{base}/healthz", web, f"the shop ({name})")
     product = httpx.get(f"{base}/api/products", timeout=30).json()["items"][0]["slug"]
     sku = next(
@@ -874,7 +882,7 @@ def measure_wrk(args: argparse.Namespace) -> bool:
                 for n, ((label, code), kind) in enumerate(itertools.product(trees, kinds)):
                     sub = folder / f"shop{n}"
                     sub.mkdir()
-                    server = cart_server(code, sub, procs, f"shop{n}", kind)
+                    server = cart_server(code, sub, procs, f"shop{n}", kind, access_log=args.access_log)
                     urls[f"{label}, {names[kind]}"] = stack.enter_context(server)
                 best: dict[str, dict[str, float]] = {}
                 for _ in range(args.rounds):
@@ -953,6 +961,12 @@ def main() -> int:
     parser.add_argument("--worker-nice", type=int, default=0, help="CPU niceness of the two job workers")
     parser.add_argument("--webhook-rate", type=float, default=100, help="webhooks a second, in all")
     parser.add_argument("--drain", type=float, default=120, help="seconds to wait for the queue to empty")
+    parser.add_argument(
+        "--access-log",
+        action="store_true",
+        help="the shop also writes its JSON line per request (storefront serve's default; the deploy's "
+        "unit turns it off, as nginx logs the requests)",
+    )
     parser.add_argument("--wrk", action="store_true", help="also measure POST /cart/add with wrk")
     parser.add_argument("--wrk-only", action="store_true", help="only the wrk measurement")
     parser.add_argument("--wrk-duration", type=int, default=10)
