@@ -306,7 +306,8 @@ def _link_value(scope: Scope, name: str) -> bytes:
 
 
 def _public_cache_control(shared_seconds: int) -> bytes:
-    return b"public, max-age=0, s-maxage=%d" % shared_seconds
+    """The Cache-Control of a public copy; b"" when copies are not shared (0 seconds)."""
+    return b"public, max-age=0, s-maxage=%d" % shared_seconds if shared_seconds > 0 else b""
 
 
 def _fill(
@@ -353,11 +354,11 @@ def _fill(
     return entry.status, headers, body
 
 
-def _shares(entry: Entry, cookie_header: bytes | str | None, shared_seconds: int) -> bytes:
-    """The public Cache-Control for `entry` when every cookieless visitor may share it, else b"":
-    only HTML that would otherwise be private to one visitor (feeds and the like keep their own)."""
-    if shared_seconds > 0 and not cookie_header and _PER_VISITOR in entry.headers:
-        return _public_cache_control(shared_seconds)
+def _shares(entry: Entry, cookie_header: bytes | str | None, public: bytes) -> bytes:
+    """`public` (from `_public_cache_control`) when every cookieless visitor may share `entry`, else
+    b"": only HTML that would otherwise be private to one visitor (feeds and the like keep their own)."""
+    if public and not cookie_header and _PER_VISITOR in entry.headers:
+        return public
     return b""
 
 
@@ -398,7 +399,7 @@ class PageCacheMiddleware:
         shared_seconds: int = 0,
     ) -> None:
         self.app = app
-        self.shared_seconds = shared_seconds
+        self.public = _public_cache_control(shared_seconds)  # formatted once, not per cookieless hit
         self.cache = cache
         self.headers = list(headers)
         self.production = production
@@ -433,7 +434,7 @@ class PageCacheMiddleware:
             state["cart_count"] = self.cart_count(cookies[self.cart_cookie])
         if entry.route is not None:
             scope["route"] = entry.route
-        public = _shares(entry, cookie_header, self.shared_seconds)
+        public = _shares(entry, cookie_header, self.public)
         status, headers, body = _fill(entry, scope, cookies, if_none_match, public)
         headers += self.headers
         if state.get("csrf_new"):
@@ -487,11 +488,8 @@ def respond(
     )
     if keep and store is not None:
         store.put(page_key(request.scope), entry)
-    public = (
-        _shares(entry, request.headers.get("cookie"), request.app.state.settings.shared_cache_seconds)
-        if keep
-        else b""
-    )
+    shared = _public_cache_control(request.app.state.settings.shared_cache_seconds)
+    public = _shares(entry, request.headers.get("cookie"), shared) if keep else b""
     status, headers, body = _fill(
         entry, request.scope, request.cookies, request.headers.get("if-none-match"), public
     )
