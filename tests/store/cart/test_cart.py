@@ -306,6 +306,57 @@ def test_a_new_visitors_add_on_postgresql_is_one_statement_in_one_round_trip(db)
         assert [(x.sku, x.quantity) for x in lines] == [(sku, 2)]
 
 
+def test_a_new_visitors_add_writes_the_rows_the_orm_would(db) -> None:  # type: ignore[no-untyped-def]
+    # on SQLite the two INSERTs run on the DB-API cursor (store.db.DriverInsert), on PostgreSQL as one
+    # statement: either way the rows must read back as the ORM's own, dates stored in the same form
+    from sqlalchemy import text
+
+    from store.cart import service
+    from store.cart.service import CartRef, PlannedAdd
+    from store.db import commit_writes, get_engine, holds_write_lock, unit_of_work
+    from store.timeutil import utcnow
+
+    sku = sku_of(db, make_product(db, colours="Black"))
+    article = Article(slug="a-story", title="A story")
+    db.add(article)
+    db.commit()
+    now = utcnow()
+    line = service._line_values(sku=sku, qty=3, article_id=article.id, now=now)
+    engine = get_engine()
+
+    def planned(token: str) -> PlannedAdd:
+        return PlannedAdd(CartRef(None, token), sku, 3, line)
+
+    if engine.dialect.name == "sqlite":
+        # inside the unit's transaction and under the write gate: a unit that fails after the writes
+        # leaves nothing, and lets the gate go (PostgreSQL's is a statement of its own, by design)
+        def fail(session) -> None:  # type: ignore[no-untyped-def]
+            service.write_add(session, planned("rolled-back-token"))
+            assert holds_write_lock()
+            raise RuntimeError("after the writes")
+
+        with pytest.raises(RuntimeError), unit_of_work(engine, write=False) as session:
+            commit_writes(session, lambda: fail(session))
+        assert not holds_write_lock()
+    with unit_of_work(engine, write=False) as session:
+        added = commit_writes(session, lambda: service.write_add(session, planned("driver-token")))
+    assert (added.quantity, added.count, added.cart.token) == (3, 3, "driver-token")
+
+    db.rollback()
+    assert db.exec(select(Cart).where(Cart.token == "rolled-back-token")).first() is None
+    cart = db.exec(select(Cart).where(Cart.token == "driver-token")).one()
+    assert cart.id == added.cart.id
+    assert (cart.discount_code, cart.order_id, cart.round_up) == (None, None, False)
+    assert cart.created_at == cart.updated_at == now
+    [made] = db.exec(select(CartLine).where(CartLine.cart_id == cart.id)).all()
+    assert (made.sku, made.quantity, made.article_id, made.created_at) == (sku, 3, article.id, now)
+    db.add(Cart(token="orm-token", created_at=now, updated_at=now))
+    db.commit()
+    stored = dict(db.execute(text("SELECT token, created_at FROM cart WHERE token LIKE '%-token'")).all())
+    assert stored == {"driver-token": stored["orm-token"], "orm-token": stored["orm-token"]}
+    db.rollback()
+
+
 def test_the_add_form_is_described_in_the_api_docs(client) -> None:  # type: ignore[no-untyped-def]
     # the handler reads its form itself (cheaper than FastAPI's Form parameters), so /docs is told
     from store.cart.routes import ADD_FIELDS
