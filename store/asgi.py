@@ -3,8 +3,10 @@
 import gc
 
 from store.app import create_app
+from store.web import load_all_templates
 
 app = create_app()
+load_all_templates()
 
 # What start-up made (modules, routes, templates, the ORM's registry) lives as long as the process:
 # moved out of the collector's sight, the full collections that otherwise stop a worker for tens of

@@ -30,3 +30,23 @@ def test_production_serves_no_docs(engine):
 
 def test_dev_serves_docs(client):
     assert client.get("/docs").status_code == 200
+
+
+def test_a_served_process_has_every_template_compiled_before_its_first_request(engine) -> None:  # type: ignore[no-untyped-def]
+    # uvicorn's workers import store.asgi: after that, no page, fragment, email or feed is compiled
+    # under load (Jinja2 lets every thread that asks compile the same template at once)
+    import subprocess
+    import sys
+
+    probe = (
+        "import jinja2, store.asgi\n"
+        "from store.web import templates\n"
+        "names = templates.env.list_templates()\n"
+        "jinja2.Environment.compile = None  # any compile from here on would fail\n"
+        "for name in names: templates.env.get_template(name)\n"
+        "print(len(names), sorted({name.rsplit('.', 1)[1] for name in names}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    count, kinds = done.stdout.split(" ", 1)
+    assert int(count) >= 70 and kinds.strip() == "['html', 'txt', 'xml']"
