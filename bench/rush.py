@@ -69,6 +69,7 @@ PRINTFUL_TOKEN = "pf-rush-token"
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]*)"')  # empty in a page's shared copy
 FIELD_RE = r'name="{}" value="([^"]*)"'
 LOCKED = re.compile(r"database is locked", re.IGNORECASE)
+SHOP_ERROR = re.compile(r'"level": "(error|critical)"|^Traceback|\[(error|crit|alert|emerg)\]')
 CATALOGUE_P99_MS = 50.0
 
 
@@ -263,8 +264,11 @@ class Recorder:
             response: httpx.Response | None = http.request(method, url, **kw)
             assert response is not None
             status = response.status_code
-        except httpx.HTTPError:
+        except httpx.HTTPError as exc:
             response, status = None, 0  # a reset connection or a timeout: counted as an error
+            print(f"failed: {kind}: {method} {url}: {type(exc).__name__}: {exc}"[:300], file=sys.stderr)
+        if status >= 500:
+            print(f"failed: {kind}: {method} {url}: HTTP {status}", file=sys.stderr)
         with self.lock:
             self.samples.setdefault(kind, []).append(((time.perf_counter() - started) * 1000, status))
         return response
@@ -696,6 +700,9 @@ def _rush(
     print(f"  'database is locked' lines in all logs: {len(locked)}   HTTP 5xx or failed requests: {failed}")
     for line in locked[:3]:
         print("    " + line[:200])
+    if failed:  # what the shop said about it: its errors (tracebacks are one JSON line each)
+        for line in procs.grep(SHOP_ERROR)[:5]:
+            print("    " + line[:400])
     slow = procs.grep(re.compile(r"write lock was held|write gate:"))
     if slow:
         print(f"  write lock held over {1:.0f} s or a gate error: {len(slow)} log lines, e.g.")
