@@ -288,17 +288,17 @@ def write_add(session: Session, planned: PlannedAdd) -> Added:
     bind = session.get_bind()
     postgres = bind.dialect.name == "postgresql"
     cart, line, now = planned.cart, planned.line, planned.line["created_at"]
-    if cart.id is None and postgres and isinstance(bind, Engine):
+    if cart.id is None and postgres:
         # A new visitor's first add (most adds in a rush): ONE round trip to PostgreSQL, a statement
         # that is its own transaction, where BEGIN, SET, two INSERTs and COMMIT were five; each of them
         # stopped the event loop (store.db.run_writing_unit). The unit has written nothing else, so
         # committing this on its own is committing the unit.
+        assert isinstance(bind, Engine)  # a unit of work's session (store.db.new_session)
         new_cart = _new_cart_values(token=cart.token, now=now)
         with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as own:
             cart_id, in_line = own.execute(_NEW_CART_AND_LINE, {**line, **new_cart}).one()
-        cart, count = CartRef(cart_id, cart.token), in_line
-        return _added(session, planned, cart, in_line, count)
-    if cart.id is None and not postgres:
+        return _added(session, planned, CartRef(cart_id, cart.token), in_line, in_line)
+    if cart.id is None:
         # A new visitor's first add on SQLite (most adds in a rush): two INSERTs run straight on the
         # DB-API cursor, since on SQLite every writer of the machine waits while they run (the gate's
         # hold per add 0.4–0.5 ms against 0.8–1.1 ms through Core, same wrk runs; bench/README.md,
@@ -308,20 +308,11 @@ def write_add(session: Session, planned: PlannedAdd) -> Added:
         insert_line.run(session, {**line, "cart_id": cart.id})
         return _added(session, planned, cart, line["quantity"], line["quantity"])
     conn = session.connection()
-    if cart.id is None:  # PostgreSQL through a session bound to a connection (not the app's engine)
-        new_cart = _new_cart_values(token=cart.token, now=now)
-        cart = CartRef(conn.execute(_NEW_CART, new_cart).scalar_one(), cart.token)
-        assert cart.id is not None
-        in_line = _put_line(conn, cart_id=cart.id, line=line, new=True)
-        count = in_line
-    else:
-        if postgres:
-            conn.exec_driver_sql(_NOT_WAITING_FOR_THE_DISK)
-        assert cart.id is not None
-        in_line = _put_line(conn, cart_id=cart.id, line=line)
-        conn.execute(_TOUCH_CART, {"c_id": cart.id, "now": now})
-        count = item_count(session, cart)
-    return _added(session, planned, cart, in_line, count)
+    if postgres:
+        conn.exec_driver_sql(_NOT_WAITING_FOR_THE_DISK)
+    in_line = _put_line(conn, cart_id=cart.id, line=line)
+    conn.execute(_TOUCH_CART, {"c_id": cart.id, "now": now})
+    return _added(session, planned, cart, in_line, item_count(session, cart))
 
 
 def _added(session: Session, planned: PlannedAdd, cart: CartRef, in_line: int, count: int) -> Added:
@@ -338,7 +329,6 @@ def _added(session: Session, planned: PlannedAdd, cart: CartRef, in_line: int, c
 # commit). Orders, payments and everything else keep waiting. Halves an add's time on the event loop.
 _NOT_WAITING_FOR_THE_DISK = "SET LOCAL synchronous_commit TO OFF"
 _carts, _lines = Cart.__table__, CartLine.__table__  # type: ignore[attr-defined]
-_NEW_CART = insert(_carts).returning(_carts.c.id)
 
 
 def _new_cart_and_line() -> Insert:
@@ -414,7 +404,7 @@ def _line_values(*, sku: str, qty: int, article_id: int | None, now: datetime) -
     return {"cart_id": 0, "sku": sku, "quantity": qty, "article_id": article_id, "created_at": now}
 
 
-def _put_line(conn: Connection, *, cart_id: int, line: dict[str, Any], new: bool = False) -> int:
+def _put_line(conn: Connection, *, cart_id: int, line: dict[str, Any]) -> int:
     """Add the line's quantity to the cart's line for its SKU, or make the line (`line`: from
     `_line_values`). Returns the line's quantity now."""
     dialect = conn.dialect.name
@@ -424,13 +414,12 @@ def _put_line(conn: Connection, *, cart_id: int, line: dict[str, Any], new: bool
         ).returning(_lines.c.quantity)
     values = {**line, "cart_id": cart_id}
     sku, qty, article_id = line["sku"], line["quantity"], line["article_id"]
-    for attempt in range(2):
-        if not (new and attempt == 0):  # a cart made just now has no lines to add to
-            more = conn.execute(
-                _ADD_TO_LINE, {"c_id": cart_id, "c_sku": sku, "qty": qty, "article": article_id}
-            ).scalar_one_or_none()
-            if more is not None:
-                return int(more)
+    for _ in range(2):
+        more = conn.execute(
+            _ADD_TO_LINE, {"c_id": cart_id, "c_sku": sku, "qty": qty, "article": article_id}
+        ).scalar_one_or_none()
+        if more is not None:
+            return int(more)
         made = conn.execute(_NEW_LINE[dialect], values).scalar_one_or_none()
         if made is not None:
             return int(made)
